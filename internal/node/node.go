@@ -1,0 +1,180 @@
+// Package node assembles one Parley node from a Config: the store, the
+// default project, the REST API and the HTTP edge. `parley serve` runs it;
+// integration tests start it in-process.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/parleyhq/parley/internal/api"
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/project"
+	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/store/sqlite"
+	"github.com/parleyhq/parley/internal/web"
+)
+
+// Node is one running Parley server.
+type Node struct {
+	cfg   config.Config
+	log   *slog.Logger
+	store store.Store
+	web   *web.Server
+	ln    net.Listener
+	// Project is the project ensured at start: the one from --api-key, or
+	// the first one in the store (created on first start).
+	Project store.Project
+	// SecretFile is where a generated secret was written, or "".
+	SecretFile string
+}
+
+// OpenStore opens the embedded store in the data folder, creating both.
+func OpenStore(ctx context.Context, data string) (*sqlite.Store, error) {
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	return sqlite.Open(ctx, filepath.Join(data, "parley.db"))
+}
+
+// New opens the store, makes sure a project exists and binds the listen
+// address, but serves nothing until Run.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error) {
+	st, err := OpenStore(ctx, cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: log, store: st}
+	if err := n.ensureProject(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	auth := &project.Authenticator{Lookup: st.Project}
+	rest := api.New(st, auth, log, reg)
+	n.web = web.New(web.Options{
+		Log:      log,
+		Registry: reg,
+		Health: func(ctx context.Context) error {
+			_, err := st.Project(ctx, n.Project.APIKey)
+			return err
+		},
+		Mount: []func(*http.ServeMux){rest.Routes},
+	})
+
+	n.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	return n, nil
+}
+
+// ensureProject makes the configured project exist with its credentials,
+// or, with none configured, creates one on the first start.
+func (n *Node) ensureProject(ctx context.Context) error {
+	if n.cfg.APIKey != "" {
+		p := store.Project{APIKey: n.cfg.APIKey, Secret: n.cfg.APISecret, Name: "configured", CreatedAt: time.Now()}
+		if old, err := n.store.Project(ctx, p.APIKey); err == nil {
+			p.CreatedAt, p.Name = old.CreatedAt, old.Name
+		}
+		if err := n.store.PutProject(ctx, p); err != nil {
+			return fmt.Errorf("configured project: %w", err)
+		}
+		n.Project = p
+		return nil
+	}
+	list, err := n.store.Projects(ctx)
+	if err != nil {
+		return err
+	}
+	if len(list) > 0 {
+		n.Project = list[0]
+		n.SecretFile = secretFile(n.cfg.Data, list[0].APIKey)
+		if _, err := os.Stat(n.SecretFile); err != nil {
+			n.SecretFile = ""
+		}
+		return nil
+	}
+	p, file, err := CreateProject(ctx, n.store, n.cfg.Data, "default")
+	if err != nil {
+		return err
+	}
+	n.Project, n.SecretFile = p, file
+	return nil
+}
+
+// CreateProject makes a project with a fresh key and secret and writes the
+// secret to a file readable only by its owner.
+func CreateProject(ctx context.Context, st store.Store, data, name string) (store.Project, string, error) {
+	for range 5 {
+		p := store.Project{APIKey: project.NewAPIKey(), Secret: project.NewSecret(), Name: name, CreatedAt: time.Now()}
+		err := st.CreateProject(ctx, p)
+		if errors.Is(err, store.ErrExists) {
+			continue // a random key collided; draw again
+		}
+		if err != nil {
+			return p, "", err
+		}
+		file := secretFile(data, p.APIKey)
+		if err := os.WriteFile(file, []byte(p.Secret+"\n"), 0o600); err != nil {
+			return p, "", fmt.Errorf("write secret: %w", err)
+		}
+		return p, file, nil
+	}
+	return store.Project{}, "", errors.New("could not draw a free API key")
+}
+
+func secretFile(data, apiKey string) string {
+	return filepath.Join(data, "project-"+apiKey+".secret")
+}
+
+// URL is the base URL the node answers on.
+func (n *Node) URL() string {
+	if n.cfg.PublicURL != "" {
+		return n.cfg.PublicURL
+	}
+	return "http://" + n.ln.Addr().String()
+}
+
+// Handler is the node's HTTP handler.
+func (n *Node) Handler() http.Handler { return n.web.Handler() }
+
+// PrintBanner tells the operator what runs where.
+func (n *Node) PrintBanner(w io.Writer, version string) {
+	u := n.URL()
+	fmt.Fprintf(w, "Parley %s is serving on %s\n", version, u)
+	fmt.Fprintf(w, "  REST API (OpenTok apiUrl)  %s\n", u)
+	fmt.Fprintf(w, "  health                     %s/healthz\n", u)
+	fmt.Fprintf(w, "  metrics                    %s/metrics\n", u)
+	fmt.Fprintf(w, "  data folder                %s\n", n.cfg.Data)
+	fmt.Fprintf(w, "  API key                    %s\n", n.Project.APIKey)
+	switch {
+	case n.cfg.APIKey != "":
+		fmt.Fprintf(w, "  API secret                 the one given with --api-secret / PARLEY_API_SECRET\n")
+	case n.SecretFile != "":
+		fmt.Fprintf(w, "  API secret                 in %s\n", n.SecretFile)
+	default:
+		fmt.Fprintf(w, "  API secret                 parley project show %s --data %s\n", n.Project.APIKey, n.cfg.Data)
+	}
+}
+
+// Run serves until ctx ends, then shuts down gracefully and closes the
+// store.
+func (n *Node) Run(ctx context.Context) error {
+	err := n.web.Serve(ctx, n.ln, n.cfg.ShutdownTimeout)
+	return errors.Join(err, n.store.Close())
+}

@@ -1,0 +1,212 @@
+// Package sqlite is the embedded Store: one pure-Go SQLite file in the data
+// folder, with versioned migrations.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/internal/session"
+	"github.com/parleyhq/parley/internal/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Store is a store.Store on one SQLite file. Writes go through a single
+// connection (SQLite has one writer at a time anyway, and queuing in Go is
+// cheaper than retrying on SQLITE_BUSY); reads use a pool.
+type Store struct {
+	w, r *sql.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path and brings
+// its schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn+"&mode=ro")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(max(2, runtime.GOMAXPROCS(0)))
+	return &Store{w: w, r: r}, nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// migrations are applied in order, each once; never edit a released one,
+// add a new one.
+var migrations = []string{
+	1: `
+CREATE TABLE projects (
+	api_key    TEXT PRIMARY KEY,
+	secret     TEXT NOT NULL,
+	name       TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+	id                 TEXT PRIMARY KEY,
+	api_key            TEXT NOT NULL REFERENCES projects(api_key),
+	media_mode         TEXT NOT NULL,
+	archive_mode       TEXT NOT NULL,
+	location           TEXT NOT NULL DEFAULT '',
+	e2ee               INTEGER NOT NULL DEFAULT 0,
+	archive_name       TEXT NOT NULL DEFAULT '',
+	archive_resolution TEXT NOT NULL DEFAULT '',
+	created_at         INTEGER NOT NULL
+);
+CREATE INDEX sessions_api_key ON sessions(api_key, created_at);
+`,
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var current int
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return err
+	}
+	latest := len(migrations) - 1
+	if current > latest {
+		return fmt.Errorf("database schema version %d is newer than this binary knows (%d)", current, latest)
+	}
+	for v := current + 1; v <= latest; v++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)`, v, time.Now().UnixMilli()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SchemaVersion reports the applied migration level.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// CreateProject implements store.Store.
+func (s *Store) CreateProject(ctx context.Context, p store.Project) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO projects(api_key, secret, name, created_at) VALUES (?, ?, ?, ?)`,
+		p.APIKey, p.Secret, p.Name, p.CreatedAt.UnixMilli())
+	if isUnique(err) {
+		return fmt.Errorf("project %s: %w", p.APIKey, store.ErrExists)
+	}
+	return err
+}
+
+// PutProject implements store.Store.
+func (s *Store) PutProject(ctx context.Context, p store.Project) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO projects(api_key, secret, name, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT(api_key) DO UPDATE SET secret = excluded.secret, name = excluded.name`,
+		p.APIKey, p.Secret, p.Name, p.CreatedAt.UnixMilli())
+	return err
+}
+
+// Project implements store.Store.
+func (s *Store) Project(ctx context.Context, apiKey string) (store.Project, error) {
+	var p store.Project
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT api_key, secret, name, created_at FROM projects WHERE api_key = ?`, apiKey).
+		Scan(&p.APIKey, &p.Secret, &p.Name, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, fmt.Errorf("project %s: %w", apiKey, store.ErrNotFound)
+	}
+	p.CreatedAt = time.UnixMilli(created)
+	return p, err
+}
+
+// Projects implements store.Store.
+func (s *Store) Projects(ctx context.Context) ([]store.Project, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT api_key, secret, name, created_at FROM projects ORDER BY created_at, api_key`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Project
+	for rows.Next() {
+		var p store.Project
+		var created int64
+		if err := rows.Scan(&p.APIKey, &p.Secret, &p.Name, &created); err != nil {
+			return nil, err
+		}
+		p.CreatedAt = time.UnixMilli(created)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// CreateSession implements store.Store.
+func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions(id, api_key, media_mode, archive_mode, location, e2ee,
+		archive_name, archive_resolution, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ss.ID, ss.APIKey, string(ss.MediaMode), string(ss.ArchiveMode), ss.Location, ss.E2EE,
+		ss.ArchiveName, ss.ArchiveResolution, ss.CreatedAt.UnixMilli())
+	if isUnique(err) {
+		return fmt.Errorf("session %s: %w", ss.ID, store.ErrExists)
+	}
+	return err
+}
+
+// Session implements store.Store.
+func (s *Store) Session(ctx context.Context, id string) (store.Session, error) {
+	var ss store.Session
+	var media, archive string
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, api_key, media_mode, archive_mode, location, e2ee,
+		archive_name, archive_resolution, created_at FROM sessions WHERE id = ?`, id).
+		Scan(&ss.ID, &ss.APIKey, &media, &archive, &ss.Location, &ss.E2EE, &ss.ArchiveName, &ss.ArchiveResolution, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ss, fmt.Errorf("session %s: %w", id, store.ErrNotFound)
+	}
+	ss.MediaMode = session.MediaMode(media)
+	ss.ArchiveMode = session.ArchiveMode(archive)
+	ss.CreatedAt = time.UnixMilli(created)
+	return ss, err
+}
+
+// CountSessions implements store.Store.
+func (s *Store) CountSessions(ctx context.Context, apiKey string) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE ? = '' OR api_key = ?`, apiKey, apiKey).Scan(&n)
+	return n, err
+}
