@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,9 @@ import (
 	"github.com/parleyhq/parley/internal/api"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/project"
+	"github.com/parleyhq/parley/internal/session"
+	"github.com/parleyhq/parley/internal/sfu"
+	"github.com/parleyhq/parley/internal/signaling"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/store/sqlite"
 	"github.com/parleyhq/parley/internal/web"
@@ -33,6 +37,10 @@ type Node struct {
 	store store.Store
 	web   *web.Server
 	ln    net.Listener
+	sfu   *sfu.SFU
+	sig   *signaling.Server
+	// Sessions are the live sessions of this node.
+	Sessions *session.Registry
 	// Project is the project ensured at start: the one from --api-key, or
 	// the first one in the store (created on first start).
 	Project store.Project
@@ -61,6 +69,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 		return nil, err
 	}
 
+	var publicIPs []string
+	if cfg.PublicIP != "" {
+		publicIPs = []string{cfg.PublicIP}
+	}
+	n.sfu, err = sfu.New(sfu.Config{UDPPort: cfg.RTCUDPPort, TCPPort: cfg.RTCTCPPort, PublicIPs: publicIPs, Log: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	n.Sessions = session.NewRegistry(session.Options{OnCreate: signaling.ObserveSessions(n.sfu)})
+	n.sig = &signaling.Server{Store: st, Sessions: n.Sessions, SFU: n.sfu, Log: log}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	auth := &project.Authenticator{Lookup: st.Project}
@@ -72,11 +92,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 			_, err := st.Project(ctx, n.Project.APIKey)
 			return err
 		},
-		Mount: []func(*http.ServeMux){rest.Routes},
+		Mount: []func(*http.ServeMux){rest.Routes, n.sig.Routes},
 	})
 
 	n.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		n.sfu.Close()
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
@@ -158,6 +179,12 @@ func (n *Node) PrintBanner(w io.Writer, version string) {
 	u := n.URL()
 	fmt.Fprintf(w, "Parley %s is serving on %s\n", version, u)
 	fmt.Fprintf(w, "  REST API (OpenTok apiUrl)  %s\n", u)
+	fmt.Fprintf(w, "  signaling (WebSocket)      %s%s\n", "ws"+strings.TrimPrefix(u, "http"), signaling.Path)
+	fmt.Fprintf(w, "  media (ICE)                udp %d", n.sfu.UDPAddr().Port)
+	if a := n.sfu.TCPAddr(); a != nil {
+		fmt.Fprintf(w, ", tcp %d", a.(*net.TCPAddr).Port)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  health                     %s/healthz\n", u)
 	fmt.Fprintf(w, "  metrics                    %s/metrics\n", u)
 	fmt.Fprintf(w, "  data folder                %s\n", n.cfg.Data)
@@ -172,9 +199,15 @@ func (n *Node) PrintBanner(w io.Writer, version string) {
 	}
 }
 
-// Run serves until ctx ends, then shuts down gracefully and closes the
-// store.
+// Run serves until ctx ends, then shuts down gracefully: HTTP stops
+// taking requests, signaling connections close (their clients see
+// networkDisconnected and may reconnect elsewhere), media stops, and the
+// store closes.
 func (n *Node) Run(ctx context.Context) error {
 	err := n.web.Serve(ctx, n.ln, n.cfg.ShutdownTimeout)
-	return errors.Join(err, n.store.Close())
+	n.sig.Close()
+	return errors.Join(err, n.sfu.Close(), n.store.Close())
 }
+
+// SFU is the node's media plane.
+func (n *Node) SFU() *sfu.SFU { return n.sfu }

@@ -1,0 +1,127 @@
+package sfu
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// keyframeInterval is the shortest time between two keyframe requests
+// Parley sends one publisher for one track, however many subscribers ask.
+const keyframeInterval = 300 * time.Millisecond
+
+// Receiver is one incoming track of a published stream. Its read loop
+// caches every packet and hands it to each down track.
+type Receiver struct {
+	kind  webrtc.RTPCodecType
+	codec webrtc.RTPCodecParameters
+	vc    Codec
+	pc    *webrtc.PeerConnection
+
+	ssrc     atomic.Uint32
+	cache    *packetCache
+	throttle *KeyframeThrottle
+
+	// downs is replaced, never modified, so the read loop walks it
+	// without a lock shared with subscribers coming and going.
+	mu    sync.Mutex
+	downs atomic.Pointer[[]*DownTrack]
+
+	packets, bytes atomic.Uint64
+	started        chan struct{} // closed when the first packet arrived
+	startOnce      sync.Once
+}
+
+func newReceiver(kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters, pc *webrtc.PeerConnection) *Receiver {
+	size := 512 // ≈ 1 s of 4 Mbps video
+	if kind == webrtc.RTPCodecTypeAudio {
+		size = 64 // audio NACKs are rare; Opus FEC covers most loss
+	}
+	r := &Receiver{
+		kind: kind, codec: codec, vc: CodecFromMime(codec.MimeType), pc: pc,
+		cache: newPacketCache(size), throttle: NewKeyframeThrottle(keyframeInterval),
+		started: make(chan struct{}),
+	}
+	r.downs.Store(&[]*DownTrack{})
+	return r
+}
+
+// Kind is audio or video.
+func (r *Receiver) Kind() webrtc.RTPCodecType { return r.kind }
+
+// Codec is the negotiated codec of the publisher's track.
+func (r *Receiver) Codec() webrtc.RTPCodecParameters { return r.codec }
+
+// Packets and Bytes count what arrived from the publisher.
+func (r *Receiver) Packets() uint64 { return r.packets.Load() }
+
+// Bytes counts the RTP bytes that arrived.
+func (r *Receiver) Bytes() uint64 { return r.bytes.Load() }
+
+func (r *Receiver) addDown(d *DownTrack) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := *r.downs.Load()
+	next := make([]*DownTrack, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, d)
+	r.downs.Store(&next)
+}
+
+func (r *Receiver) removeDown(d *DownTrack) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old := *r.downs.Load()
+	next := make([]*DownTrack, 0, len(old))
+	for _, x := range old {
+		if x != d {
+			next = append(next, x)
+		}
+	}
+	r.downs.Store(&next)
+}
+
+// RequestKeyframe asks the publisher for a keyframe, at most once per
+// keyframeInterval.
+func (r *Receiver) RequestKeyframe() {
+	if r.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	ssrc := r.ssrc.Load()
+	if ssrc == 0 || !r.throttle.Allow(time.Now().UnixNano()) {
+		return
+	}
+	_ = r.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+}
+
+// readLoop forwards the track's packets until the track ends (its peer
+// connection closed).
+func (r *Receiver) readLoop(track *webrtc.TrackRemote) {
+	r.ssrc.Store(uint32(track.SSRC()))
+	var (
+		buf [maxPacket]byte
+		pkt rtp.Packet
+	)
+	for {
+		n, _, err := track.Read(buf[:])
+		if err != nil {
+			return
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil {
+			continue
+		}
+		r.startOnce.Do(func() { close(r.started) })
+		r.packets.Add(1)
+		r.bytes.Add(uint64(n))
+		r.cache.put(pkt.SequenceNumber, buf[:n])
+		keyframe := r.kind == webrtc.RTPCodecTypeVideo && IsKeyframe(r.vc, pkt.Payload)
+		now := time.Now().UnixNano()
+		for _, d := range *r.downs.Load() {
+			d.writeRTP(&pkt, keyframe, now)
+		}
+	}
+}

@@ -1,0 +1,213 @@
+// Package sfu is Parley's media plane: publishers' tracks arrive on
+// receivers, each subscriber gets a down track per track, and the
+// forwarding path rewrites SSRC, sequence numbers and timestamps, answers
+// NACKs from a per-track packet cache and passes keyframe requests to the
+// publisher with throttling. It knows nothing of tokens or sessions: the
+// signaling layer decides, the SFU moves packets.
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config configures an SFU.
+type Config struct {
+	// UDPPort is the one UDP port all ICE traffic shares (0 = any free one).
+	UDPPort int
+	// TCPPort is the ICE-TCP fallback port (0 = any free one, -1 = none).
+	TCPPort int
+	// PublicIPs, when set, are announced as host candidates instead of the
+	// interface addresses (a server behind 1:1 NAT).
+	PublicIPs []string
+	// ListenIP restricts the sockets to one address ("" = all).
+	ListenIP string
+	Log      *slog.Logger
+}
+
+// SFU owns the sockets and the WebRTC stack shared by every peer
+// connection of a node.
+type SFU struct {
+	log    *slog.Logger
+	api    *webrtc.API
+	udp    *net.UDPConn
+	tcp    net.Listener
+	udpMux ice.UDPMux
+	tcpMux ice.TCPMux
+
+	mu      sync.Mutex
+	streams map[string]*Stream
+	closed  bool
+}
+
+// videoFeedback is what Parley asks of video senders and answers to video
+// receivers: NACK for loss, PLI and FIR for keyframes, transport-cc so
+// browsers adapt their send rate.
+var videoFeedback = []webrtc.RTCPFeedback{
+	{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"},
+	{Type: "nack", Parameter: "pli"}, {Type: "transport-cc"},
+}
+
+// codecs are the formats Parley forwards. RTX is left out on purpose:
+// without it browsers retransmit on the media SSRC, so one cache and one
+// sequence space serve NACKs on both legs.
+var codecs = []webrtc.RTPCodecParameters{
+	{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1", RTCPFeedback: []webrtc.RTCPFeedback{{Type: "transport-cc"}}}, PayloadType: 111},
+	{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback}, PayloadType: 96},
+	{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0", RTCPFeedback: videoFeedback}, PayloadType: 98},
+	{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=2", RTCPFeedback: videoFeedback}, PayloadType: 100},
+	{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: videoFeedback}, PayloadType: 102},
+	{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: videoFeedback}, PayloadType: 104},
+	{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f", RTCPFeedback: videoFeedback}, PayloadType: 106},
+	{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeAV1, ClockRate: 90000, RTCPFeedback: videoFeedback}, PayloadType: 45},
+}
+
+// NewMediaEngine returns a MediaEngine with the codecs Parley forwards.
+// The media client in pkg/rtcclient uses it too, so both ends agree.
+func NewMediaEngine() (*webrtc.MediaEngine, error) {
+	m := &webrtc.MediaEngine{}
+	for _, c := range codecs {
+		kind := webrtc.RTPCodecTypeVideo
+		if c.MimeType == webrtc.MimeTypeOpus {
+			kind = webrtc.RTPCodecTypeAudio
+		}
+		if err := m.RegisterCodec(c, kind); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// New opens the SFU's sockets.
+func New(cfg Config) (*SFU, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &SFU{log: cfg.Log, streams: map[string]*Stream{}}
+	ip := net.ParseIP(cfg.ListenIP)
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	if err != nil {
+		return nil, fmt.Errorf("rtc udp port %d: %w", cfg.UDPPort, err)
+	}
+	// Many peer connections share this socket: give it room for bursts.
+	_ = udp.SetReadBuffer(4 << 20)
+	_ = udp.SetWriteBuffer(4 << 20)
+	s.udp = udp
+	lf := logging.NewDefaultLoggerFactory()
+	lf.DefaultLogLevel = logging.LogLevelError
+	s.udpMux = webrtc.NewICEUDPMux(lf.NewLogger("ice-udp"), udp)
+
+	se := webrtc.SettingEngine{}
+	se.LoggerFactory = lf
+	se.SetICEUDPMux(s.udpMux)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if cfg.TCPPort >= 0 {
+		tcp, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: cfg.TCPPort})
+		if err != nil {
+			udp.Close()
+			return nil, fmt.Errorf("rtc tcp port %d: %w", cfg.TCPPort, err)
+		}
+		s.tcp = tcp
+		s.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("ice-tcp"), tcp, 64)
+		se.SetICETCPMux(s.tcpMux)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(networks)
+	se.SetIncludeLoopbackCandidate(true)
+	// mDNS would open multicast sockets to resolve browsers' .local
+	// candidates; the browser's own connectivity checks tell us its
+	// address anyway (peer-reflexive candidates).
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetICETimeouts(5*time.Second, 15*time.Second, 2*time.Second)
+	if len(cfg.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+
+	m, err := NewMediaEngine()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	// NACKs toward publishers come from Pion's generator; NACKs from
+	// subscribers are answered by the down tracks from the receiver's
+	// cache, so the per-sender responder (a copy of every packet per
+	// subscriber) is not registered.
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	reg.Add(gen)
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	return s, nil
+}
+
+// UDPAddr is the address of the shared ICE UDP socket.
+func (s *SFU) UDPAddr() *net.UDPAddr { return s.udp.LocalAddr().(*net.UDPAddr) }
+
+// TCPAddr is the ICE-TCP address, or nil when ICE-TCP is off.
+func (s *SFU) TCPAddr() net.Addr {
+	if s.tcp == nil {
+		return nil
+	}
+	return s.tcp.Addr()
+}
+
+// ErrClosed is returned by an SFU that has been closed.
+var ErrClosed = errors.New("sfu: closed")
+
+// Close tears down every stream and the sockets.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	streams := make([]*Stream, 0, len(s.streams))
+	for _, st := range s.streams {
+		streams = append(streams, st)
+	}
+	s.mu.Unlock()
+	for _, st := range streams {
+		st.Close()
+	}
+	var errs []error
+	if s.udpMux != nil {
+		errs = append(errs, s.udpMux.Close())
+	}
+	if s.tcpMux != nil {
+		errs = append(errs, s.tcpMux.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Stream returns a published stream by id.
+func (s *SFU) Stream(id string) (*Stream, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.streams[id]
+	return st, ok
+}
+
+func (s *SFU) newPeerConnection() (*webrtc.PeerConnection, error) {
+	return s.api.NewPeerConnection(webrtc.Configuration{
+		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
+		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
+	})
+}

@@ -1,0 +1,188 @@
+package sfu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Stream is one published stream: the publisher's peer connection and a
+// receiver per track (at most one audio and one video, as in OpenTok).
+type Stream struct {
+	ID  string
+	sfu *SFU
+	pc  *webrtc.PeerConnection
+
+	mu          sync.Mutex
+	receivers   map[webrtc.RTPCodecType]*Receiver
+	subscribers map[*Subscriber]struct{}
+	onClose     func(reason string)
+	closed      bool
+	done        chan struct{}
+	loops       sync.WaitGroup
+}
+
+// Publish accepts a publisher's SDP offer for stream id and returns the
+// answer (with every candidate: gathering on the shared sockets is
+// immediate, so the client need not wait for trickled ones). onClose, if
+// set, is called once when the stream ends on its own, with a reason
+// ("networkDisconnected" when ICE fails); not when Close is called.
+func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason string)) (*Stream, string, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, "", ErrClosed
+	}
+	if _, dup := s.streams[id]; dup {
+		s.mu.Unlock()
+		return nil, "", fmt.Errorf("sfu: stream %s already published", id)
+	}
+	s.mu.Unlock()
+
+	pc, err := s.newPeerConnection()
+	if err != nil {
+		return nil, "", err
+	}
+	st := &Stream{ID: id, sfu: s, pc: pc, receivers: map[webrtc.RTPCodecType]*Receiver{},
+		subscribers: map[*Subscriber]struct{}{}, onClose: onClose, done: make(chan struct{})}
+
+	pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		st.mu.Lock()
+		r := st.receivers[track.Kind()]
+		closed := st.closed
+		if r != nil && !closed {
+			st.loops.Add(1)
+		}
+		st.mu.Unlock()
+		if r == nil || closed {
+			return
+		}
+		go func() {
+			defer st.loops.Done()
+			r.readLoop(track)
+		}()
+	})
+	pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
+		if state == webrtc.PeerConnectionStateFailed {
+			st.end("networkDisconnected")
+		}
+	})
+
+	answer, err := negotiateAnswer(ctx, pc, offer)
+	if err != nil {
+		pc.Close()
+		return nil, "", err
+	}
+	for _, t := range pc.GetTransceivers() {
+		if t.Direction() != webrtc.RTPTransceiverDirectionRecvonly || t.Receiver() == nil {
+			continue
+		}
+		params := t.Receiver().GetParameters()
+		if len(params.Codecs) == 0 {
+			continue
+		}
+		if _, dup := st.receivers[t.Kind()]; dup {
+			continue // a stream carries one track per kind; extra ones are ignored
+		}
+		st.receivers[t.Kind()] = newReceiver(t.Kind(), params.Codecs[0], pc)
+	}
+	if len(st.receivers) == 0 {
+		pc.Close()
+		return nil, "", errors.New("sfu: the offer sends no audio or video this server can receive")
+	}
+
+	s.mu.Lock()
+	if _, dup := s.streams[id]; dup || s.closed {
+		s.mu.Unlock()
+		pc.Close()
+		return nil, "", fmt.Errorf("sfu: stream %s already published", id)
+	}
+	s.streams[id] = st
+	s.mu.Unlock()
+	return st, answer, nil
+}
+
+// negotiateAnswer applies a remote offer and returns the local answer
+// with its candidates.
+func negotiateAnswer(ctx context.Context, pc *webrtc.PeerConnection, offer string) (string, error) {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("sfu: bad offer: %w", err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("sfu: answer: %w", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("sfu: answer: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return pc.LocalDescription().SDP, nil
+}
+
+// Receiver returns the stream's track of that kind, or nil.
+func (st *Stream) Receiver(kind webrtc.RTPCodecType) *Receiver {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.receivers[kind]
+}
+
+// Done is closed when the stream has ended.
+func (st *Stream) Done() <-chan struct{} { return st.done }
+
+// AddICECandidate adds a candidate trickled by the publisher.
+func (st *Stream) AddICECandidate(c webrtc.ICECandidateInit) error {
+	return st.pc.AddICECandidate(c)
+}
+
+// RestartICE applies a publisher's ICE-restart offer and returns the
+// answer.
+func (st *Stream) RestartICE(ctx context.Context, offer string) (string, error) {
+	return negotiateAnswer(ctx, st.pc, offer)
+}
+
+// Close ends the stream and every subscription to it.
+func (st *Stream) Close() { st.close("", false) }
+
+func (st *Stream) end(reason string) { st.close(reason, true) }
+
+func (st *Stream) close(reason string, notify bool) {
+	st.mu.Lock()
+	if st.closed {
+		st.mu.Unlock()
+		return
+	}
+	st.closed = true
+	subs := make([]*Subscriber, 0, len(st.subscribers))
+	for sub := range st.subscribers {
+		subs = append(subs, sub)
+	}
+	st.mu.Unlock()
+
+	st.sfu.mu.Lock()
+	if st.sfu.streams[st.ID] == st {
+		delete(st.sfu.streams, st.ID)
+	}
+	st.sfu.mu.Unlock()
+
+	for _, sub := range subs {
+		sub.end("streamDestroyed")
+	}
+	// Closing the peer connection ends the read loops; closing it from one
+	// of Pion's callbacks must not wait for them, so do it aside.
+	go func() {
+		st.pc.Close()
+		st.loops.Wait()
+		close(st.done)
+	}()
+	if notify && st.onClose != nil {
+		st.onClose(reason)
+	}
+}

@@ -1,0 +1,281 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/parleyhq/parley/internal/session"
+	"github.com/parleyhq/parley/internal/sfu"
+)
+
+// negotiateTimeout bounds one SDP exchange inside the SFU.
+const negotiateTimeout = 10 * time.Second
+
+// handle serves one request of a connected client. A refused request gets
+// an error message; the connection and the session are unharmed.
+func (c *conn) handle(ctx context.Context, req *Request) {
+	switch req.Type {
+	case "connect":
+		c.errorMsg(req.ID, CodeInvalidParam, "already connected")
+	case "ping":
+		c.reply(Message{Type: "reply", ID: req.ID})
+	case "publish":
+		c.publish(ctx, req)
+	case "unpublish":
+		reason := "clientDisconnected"
+		c.result(req, CodeUnableToPub, c.sess.Unpublish(c.me.ID, req.StreamID, reason))
+	case "updateStream":
+		c.updateStream(req)
+	case "subscribe":
+		c.subscribe(ctx, req)
+	case "answer":
+		sub := c.subscriber(req.SubscriberID)
+		if sub == nil {
+			c.errorMsg(req.ID, 404, "unknown subscriber %q", req.SubscriberID)
+			return
+		}
+		if err := sub.SetAnswer(req.SDP); err != nil {
+			code := CodeSubscribe
+			if errors.Is(err, sfu.ErrCodecNotSupported) {
+				code = 1601 // codecNotSupported
+			}
+			c.errorMsg(req.ID, code, "%v", err)
+			return
+		}
+		c.reply(Message{Type: "reply", ID: req.ID, SubscriberID: req.SubscriberID})
+	case "setMedia":
+		sub := c.subscriber(req.SubscriberID)
+		if sub == nil {
+			c.errorMsg(req.ID, 404, "unknown subscriber %q", req.SubscriberID)
+			return
+		}
+		sub.SetMedia(req.Audio == nil || *req.Audio, req.Video == nil || *req.Video)
+		c.reply(Message{Type: "reply", ID: req.ID, SubscriberID: req.SubscriberID})
+	case "unsubscribe":
+		c.mu.Lock()
+		sub := c.subscribers[req.SubscriberID]
+		delete(c.subscribers, req.SubscriberID)
+		c.mu.Unlock()
+		if sub == nil {
+			c.errorMsg(req.ID, 404, "unknown subscriber %q", req.SubscriberID)
+			return
+		}
+		sub.Close()
+		c.reply(Message{Type: "reply", ID: req.ID, SubscriberID: req.SubscriberID})
+	case "restartIce":
+		c.restartICE(ctx, req)
+	case "candidate":
+		c.candidate(req)
+	case "signal":
+		typ, data := "", ""
+		if req.SignalType != nil {
+			typ = *req.SignalType
+		}
+		if req.Data != nil {
+			data = *req.Data
+		}
+		c.result(req, 0, c.sess.Signal(c.me.ID, req.To, typ, data))
+	case "forceDisconnect":
+		c.result(req, CodeForceDisc, c.sess.ForceDisconnect(c.me.ID, req.ConnectionID))
+	case "forceUnpublish":
+		c.result(req, CodeForceUnpub, c.sess.ForceUnpublish(c.me.ID, req.StreamID))
+	case "forceMuteStream":
+		c.result(req, 0, c.sess.ForceMuteStream(c.me.ID, req.StreamID))
+	case "forceMuteAll":
+		c.result(req, 0, c.sess.ForceMuteAll(c.me.ID, req.ExcludedStreamIDs))
+	case "disableForceMute":
+		c.result(req, 0, c.sess.DisableForceMute(c.me.ID))
+	}
+}
+
+// result answers a request with a reply, or with the session's refusal.
+// A refusal's code is the session's (400, 403, 404, 409, 413) unless the
+// request has an OpenTok client code for "not allowed" (forbidden).
+func (c *conn) result(req *Request, forbiddenCode int, err error) {
+	if err == nil {
+		c.reply(Message{Type: "reply", ID: req.ID})
+		return
+	}
+	code := session.Code(err)
+	if code == 0 {
+		code = CodeInternal
+	}
+	if code == 403 && forbiddenCode != 0 {
+		code = forbiddenCode
+	}
+	c.errorMsg(req.ID, code, "%v", err)
+}
+
+func (c *conn) subscriber(id string) *sfu.Subscriber {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subscribers[id]
+}
+
+func (c *conn) publish(ctx context.Context, req *Request) {
+	if !c.me.Capabilities().Publish {
+		c.errorMsg(req.ID, CodeUnableToPub, "unable to publish: role %s cannot publish", c.me.Role)
+		return
+	}
+	if req.Stream == nil || req.Offer == "" {
+		c.errorMsg(req.ID, CodeInvalidParam, "publish needs stream and offer")
+		return
+	}
+	spec := session.StreamSpec{
+		ID:   uuid.NewString(),
+		Name: req.Stream.Name, HasAudio: req.Stream.HasAudio, HasVideo: req.Stream.HasVideo,
+		VideoType: req.Stream.VideoType, FrameRate: req.Stream.FrameRate,
+	}
+	if d := req.Stream.VideoDimensions; d != nil {
+		spec.VideoDimensions = session.VideoDimensions{Width: d.Width, Height: d.Height}
+	}
+	nctx, cancel := context.WithTimeout(ctx, negotiateTimeout)
+	defer cancel()
+	// The SFU side exists before the session announces the stream, so
+	// that a subscriber reacting to streamCreated always finds it.
+	connID := c.me.ID
+	st, answer, err := c.srv.SFU.Publish(nctx, spec.ID, req.Offer, func(reason string) {
+		_ = c.sess.Unpublish(connID, spec.ID, reason)
+	})
+	if err != nil {
+		c.errorMsg(req.ID, CodeUnableToPub, "unable to publish: %v", err)
+		return
+	}
+	stream, err := c.sess.Publish(c.me.ID, spec)
+	if err != nil {
+		st.Close()
+		c.result(req, CodeUnableToPub, err)
+		return
+	}
+	c.mu.Lock()
+	c.publishers[stream.ID] = st
+	c.mu.Unlock()
+	go func() {
+		// Forget the SFU stream when it ends, whoever ended it.
+		<-st.Done()
+		c.mu.Lock()
+		if c.publishers[stream.ID] == st {
+			delete(c.publishers, stream.ID)
+		}
+		c.mu.Unlock()
+	}()
+	c.reply(Message{Type: "reply", ID: req.ID, StreamID: stream.ID, Answer: answer})
+}
+
+func (c *conn) updateStream(req *Request) {
+	var v any
+	switch req.Property {
+	case "hasAudio", "hasVideo":
+		var b bool
+		if err := json.Unmarshal(req.Value, &b); err != nil {
+			c.errorMsg(req.ID, 400, "%s must be true or false", req.Property)
+			return
+		}
+		v = b
+	case "videoDimensions":
+		var d Dimensions
+		if err := json.Unmarshal(req.Value, &d); err != nil {
+			c.errorMsg(req.ID, 400, "videoDimensions must be {width, height}")
+			return
+		}
+		v = session.VideoDimensions{Width: d.Width, Height: d.Height}
+	default:
+		c.errorMsg(req.ID, 400, "unknown stream property %q", req.Property)
+		return
+	}
+	c.result(req, 0, c.sess.UpdateStream(c.me.ID, req.StreamID, req.Property, v))
+}
+
+func (c *conn) subscribe(ctx context.Context, req *Request) {
+	if err := c.sess.CanSubscribe(c.me.ID, req.StreamID); err != nil {
+		c.result(req, CodeSubscribe, err)
+		return
+	}
+	id := newID()
+	nctx, cancel := context.WithTimeout(ctx, negotiateTimeout)
+	defer cancel()
+	sub, offer, err := c.srv.SFU.Subscribe(nctx, id, req.StreamID, sfu.SubscribeOptions{
+		Audio: req.Audio == nil || *req.Audio,
+		Video: req.Video == nil || *req.Video,
+		OnClose: func(reason string) {
+			c.mu.Lock()
+			delete(c.subscribers, id)
+			c.mu.Unlock()
+			c.reply(Message{Type: "subscriberClosed", SubscriberID: id, StreamID: req.StreamID, Reason: reason})
+		},
+	})
+	if err != nil {
+		c.errorMsg(req.ID, CodeSubscribe, "unable to subscribe: %v", err)
+		return
+	}
+	c.mu.Lock()
+	c.subscribers[id] = sub
+	c.mu.Unlock()
+	c.reply(Message{Type: "reply", ID: req.ID, SubscriberID: id, StreamID: req.StreamID, Offer: offer})
+}
+
+// restartICE renegotiates ICE after the client's network changed: a
+// publisher sends a new offer (streamId + sdp), a subscriber asks for one
+// (subscriberId).
+func (c *conn) restartICE(ctx context.Context, req *Request) {
+	nctx, cancel := context.WithTimeout(ctx, negotiateTimeout)
+	defer cancel()
+	if req.SubscriberID != "" {
+		sub := c.subscriber(req.SubscriberID)
+		if sub == nil {
+			c.errorMsg(req.ID, 404, "unknown subscriber %q", req.SubscriberID)
+			return
+		}
+		offer, err := sub.RestartICE(nctx)
+		if err != nil {
+			c.errorMsg(req.ID, CodeSubscribe, "%v", err)
+			return
+		}
+		c.reply(Message{Type: "reply", ID: req.ID, SubscriberID: req.SubscriberID, Offer: offer})
+		return
+	}
+	c.mu.Lock()
+	st := c.publishers[req.StreamID]
+	c.mu.Unlock()
+	if st == nil {
+		c.errorMsg(req.ID, 404, "unknown stream %q", req.StreamID)
+		return
+	}
+	answer, err := st.RestartICE(nctx, req.SDP)
+	if err != nil {
+		c.errorMsg(req.ID, CodeUnableToPub, "%v", err)
+		return
+	}
+	c.reply(Message{Type: "reply", ID: req.ID, StreamID: req.StreamID, Answer: answer})
+}
+
+func (c *conn) candidate(req *Request) {
+	if req.Candidate == nil {
+		c.errorMsg(req.ID, CodeInvalidParam, "candidate missing")
+		return
+	}
+	c.mu.Lock()
+	st, sub := c.publishers[req.PC], c.subscribers[req.PC]
+	c.mu.Unlock()
+	var err error
+	switch {
+	case st != nil:
+		err = st.AddICECandidate(iceCandidate(req.Candidate))
+	case sub != nil:
+		err = sub.AddICECandidate(iceCandidate(req.Candidate))
+	default:
+		c.errorMsg(req.ID, 404, "unknown peer connection %q", req.PC)
+		return
+	}
+	if err != nil {
+		c.errorMsg(req.ID, CodeInvalidParam, "bad candidate: %v", err)
+		return
+	}
+	if req.ID != 0 {
+		c.reply(Message{Type: "reply", ID: req.ID})
+	}
+}

@@ -1,0 +1,417 @@
+package rtcclient
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
+	"github.com/pion/webrtc/v4/pkg/media/oggreader"
+
+	"github.com/parleyhq/parley/internal/signaling"
+)
+
+// PublishOptions describe a stream to publish. With no file given, the
+// sources are synthetic: VP8-shaped video packets and Opus-shaped audio
+// packets that carry their send time, so subscribers can measure delay
+// and loss exactly (they are not decodable pictures or sound).
+type PublishOptions struct {
+	Name      string
+	Audio     bool
+	Video     bool
+	VideoType string // camera (default), screen, custom
+	Width     int    // announced dimensions (default 640x480)
+	Height    int
+
+	// Synthetic video: frames per second (default 30), bits per second
+	// (default 500 000), keyframe interval (default 2 s; a PLI forces one).
+	FPS         int
+	Bitrate     int
+	GOP         time.Duration
+	PacketBytes int // payload bytes per video packet (default 1100)
+
+	// VideoFile (IVF: VP8, VP9 or AV1) and AudioFile (Ogg Opus) replace the
+	// synthetic sources; both loop.
+	VideoFile string
+	AudioFile string
+}
+
+// Publisher is one published stream.
+type Publisher struct {
+	StreamID string
+	pc       *webrtc.PeerConnection
+	client   *Client
+
+	forceKey atomic.Bool
+	stop     chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
+
+	VideoPackets, AudioPackets atomic.Uint64
+	KeyframeRequests           atomic.Uint64
+}
+
+// magic marks synthetic payloads; after it come the send time (unix
+// nanoseconds) and a counter.
+var magic = [4]byte{'P', 'R', 'L', 'Y'}
+
+const synthHeader = 4 + 8 + 4
+
+// Publish publishes a stream and starts its sources.
+func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, error) {
+	if !o.Audio && !o.Video {
+		return nil, errors.New("rtcclient: publish needs audio or video")
+	}
+	if o.Width == 0 {
+		o.Width, o.Height = 640, 480
+	}
+	if o.FPS == 0 {
+		o.FPS = 30
+	}
+	if o.Bitrate == 0 {
+		o.Bitrate = 500_000
+	}
+	if o.GOP == 0 {
+		o.GOP = 2 * time.Second
+	}
+	if o.PacketBytes == 0 {
+		o.PacketBytes = 1100
+	}
+	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	p := &Publisher{pc: pc, client: c, stop: make(chan struct{})}
+
+	var videoTrack, audioTrack webrtc.TrackLocal
+	var videoIVF *ivfreader.IVFReader
+	var videoFile *os.File
+	if o.Video {
+		mime := webrtc.MimeTypeVP8
+		if o.VideoFile != "" {
+			videoFile, err = os.Open(o.VideoFile)
+			if err != nil {
+				pc.Close()
+				return nil, err
+			}
+			var hdr *ivfreader.IVFFileHeader
+			videoIVF, hdr, err = ivfreader.NewWith(videoFile)
+			if err != nil {
+				pc.Close()
+				videoFile.Close()
+				return nil, fmt.Errorf("rtcclient: %s: %w", o.VideoFile, err)
+			}
+			switch string(hdr.FourCC[:]) {
+			case "VP80":
+			case "VP90":
+				mime = webrtc.MimeTypeVP9
+			case "AV01":
+				mime = webrtc.MimeTypeAV1
+			default:
+				pc.Close()
+				videoFile.Close()
+				return nil, fmt.Errorf("rtcclient: %s: unsupported IVF codec %q", o.VideoFile, hdr.FourCC)
+			}
+			videoTrack, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, "video", "parley")
+		} else {
+			videoTrack, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, "video", "parley")
+		}
+		if err != nil {
+			pc.Close()
+			return nil, err
+		}
+	}
+	if o.Audio {
+		cp := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+		if o.AudioFile != "" {
+			audioTrack, err = webrtc.NewTrackLocalStaticSample(cp, "audio", "parley")
+		} else {
+			audioTrack, err = webrtc.NewTrackLocalStaticRTP(cp, "audio", "parley")
+		}
+		if err != nil {
+			pc.Close()
+			return nil, err
+		}
+	}
+	for _, t := range []webrtc.TrackLocal{audioTrack, videoTrack} {
+		if t == nil {
+			continue
+		}
+		sender, err := pc.AddTrack(t)
+		if err != nil {
+			pc.Close()
+			return nil, err
+		}
+		p.wg.Add(1)
+		go p.readRTCP(sender)
+	}
+
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		pc.Close()
+		return nil, err
+	}
+	<-gathered
+	vt := o.VideoType
+	if vt == "" {
+		vt = "camera"
+	}
+	spec := &signaling.StreamSpec{Name: o.Name, HasAudio: o.Audio, HasVideo: o.Video, VideoType: vt, FrameRate: o.FPS}
+	if o.Video {
+		spec.VideoDimensions = &signaling.Dimensions{Width: o.Width, Height: o.Height}
+	}
+	m, err := c.request(ctx, signaling.Request{Type: "publish", Stream: spec, Offer: pc.LocalDescription().SDP})
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.Answer}); err != nil {
+		p.close()
+		return nil, err
+	}
+	p.StreamID = m.StreamID
+	c.mu.Lock()
+	c.pubs[p.StreamID] = p
+	c.mu.Unlock()
+
+	if s, ok := videoTrack.(*webrtc.TrackLocalStaticRTP); ok {
+		p.wg.Add(1)
+		go p.synthVideo(s, o)
+	}
+	if s, ok := audioTrack.(*webrtc.TrackLocalStaticRTP); ok {
+		p.wg.Add(1)
+		go p.synthAudio(s)
+	}
+	if s, ok := videoTrack.(*webrtc.TrackLocalStaticSample); ok {
+		p.wg.Add(1)
+		go p.playIVF(s, videoFile, videoIVF)
+	}
+	if s, ok := audioTrack.(*webrtc.TrackLocalStaticSample); ok {
+		p.wg.Add(1)
+		go p.playOgg(s, o.AudioFile)
+	}
+	return p, nil
+}
+
+// Unpublish stops the stream (reason clientDisconnected for the others).
+func (p *Publisher) Unpublish(ctx context.Context) error {
+	_, err := p.client.request(ctx, signaling.Request{Type: "unpublish", StreamID: p.StreamID})
+	p.client.mu.Lock()
+	delete(p.client.pubs, p.StreamID)
+	p.client.mu.Unlock()
+	p.close()
+	return err
+}
+
+// SetVideo announces publishVideo(on): the stream's hasVideo changes for
+// everyone, and synthetic video stops or resumes.
+func (p *Publisher) SetVideo(ctx context.Context, on bool) error {
+	v, _ := json.Marshal(on)
+	_, err := p.client.request(ctx, signaling.Request{Type: "updateStream", StreamID: p.StreamID, Property: "hasVideo", Value: v})
+	return err
+}
+
+// PeerConnection exposes the publisher's connection (for stats).
+func (p *Publisher) PeerConnection() *webrtc.PeerConnection { return p.pc }
+
+func (p *Publisher) close() {
+	p.once.Do(func() {
+		close(p.stop)
+		p.pc.Close()
+	})
+	p.wg.Wait()
+}
+
+func (p *Publisher) readRTCP(sender *webrtc.RTPSender) {
+	defer p.wg.Done()
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				p.KeyframeRequests.Add(1)
+				p.forceKey.Store(true)
+			}
+		}
+	}
+}
+
+// synthVideo sends VP8-shaped frames: a payload descriptor marking the
+// frame start and, in its first byte, keyframe or not, then the send
+// time.
+func (p *Publisher) synthVideo(t *webrtc.TrackLocalStaticRTP, o PublishOptions) {
+	defer p.wg.Done()
+	frameBytes := max(o.Bitrate/8/o.FPS, synthHeader+2)
+	interval := time.Second / time.Duration(o.FPS)
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	seq := uint16(rand.Uint32())
+	ts := rand.Uint32()
+	buf := make([]byte, o.PacketBytes+1)
+	lastKey := time.Time{}
+	var frame uint32
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		now := time.Now()
+		key := p.forceKey.Swap(false) || now.Sub(lastKey) >= o.GOP
+		if key {
+			lastKey = now
+			frameBytes := frameBytes * 4 // keyframes are bigger, as real ones are
+			p.sendFrame(t, buf, &seq, ts, frameBytes, true, frame, o.PacketBytes)
+		} else {
+			p.sendFrame(t, buf, &seq, ts, frameBytes, false, frame, o.PacketBytes)
+		}
+		frame++
+		ts += 90000 / uint32(o.FPS)
+	}
+}
+
+func (p *Publisher) sendFrame(t *webrtc.TrackLocalStaticRTP, buf []byte, seq *uint16, ts uint32, size int, key bool, frame uint32, per int) {
+	sent := 0
+	first := true
+	for sent < size {
+		n := min(per, size-sent)
+		pl := buf[:n+1]
+		clear(pl)
+		if first {
+			pl[0] = 0x10 // S=1, partition 0: a frame starts here
+			if !key {
+				pl[1] = 0x01 // VP8 payload header: P=1, an inter frame
+			}
+		}
+		if n >= synthHeader+1 {
+			copy(pl[2:], magic[:])
+			binary.BigEndian.PutUint64(pl[6:], uint64(time.Now().UnixNano()))
+			binary.BigEndian.PutUint32(pl[14:], frame)
+		}
+		sent += n
+		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: *seq, Timestamp: ts, Marker: sent >= size}, Payload: pl}
+		*seq++
+		first = false
+		if t.WriteRTP(&pkt) == nil {
+			p.VideoPackets.Add(1)
+		}
+	}
+}
+
+// synthAudio sends a 20 ms Opus-shaped packet every 20 ms.
+func (p *Publisher) synthAudio(t *webrtc.TrackLocalStaticRTP) {
+	defer p.wg.Done()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	seq := uint16(rand.Uint32())
+	ts := rand.Uint32()
+	var n uint32
+	pl := make([]byte, 80)
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		clear(pl)
+		pl[0] = 0xF8 // TOC: CELT fullband 20 ms, mono, one frame
+		copy(pl[1:], magic[:])
+		binary.BigEndian.PutUint64(pl[5:], uint64(time.Now().UnixNano()))
+		binary.BigEndian.PutUint32(pl[13:], n)
+		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq, Timestamp: ts}, Payload: pl}
+		if t.WriteRTP(&pkt) == nil {
+			p.AudioPackets.Add(1)
+		}
+		seq++
+		ts += 960
+		n++
+	}
+}
+
+// playIVF loops an IVF file at its own frame rate.
+func (p *Publisher) playIVF(t *webrtc.TrackLocalStaticSample, f *os.File, r *ivfreader.IVFReader) {
+	defer p.wg.Done()
+	defer f.Close()
+	tick := time.NewTicker(33 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		frame, _, err := r.ParseNextFrame()
+		if errors.Is(err, io.EOF) {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return
+			}
+			if r, _, err = ivfreader.NewWith(f); err != nil {
+				return
+			}
+			continue
+		}
+		if err != nil {
+			return
+		}
+		if t.WriteSample(media.Sample{Data: frame, Duration: 33 * time.Millisecond}) == nil {
+			p.VideoPackets.Add(1)
+		}
+	}
+}
+
+// playOgg loops an Ogg Opus file, one page per 20 ms.
+func (p *Publisher) playOgg(t *webrtc.TrackLocalStaticSample, path string) {
+	defer p.wg.Done()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		f, err := os.Open(path)
+		if err != nil {
+			return
+		}
+		r, _, err := oggreader.NewWith(f)
+		if err != nil {
+			f.Close()
+			return
+		}
+		var last uint64
+		for {
+			select {
+			case <-p.stop:
+				f.Close()
+				return
+			case <-tick.C:
+			}
+			page, hdr, err := r.ParseNextPage()
+			if err != nil {
+				break
+			}
+			d := time.Duration(hdr.GranulePosition-last) * time.Millisecond / 48
+			last = hdr.GranulePosition
+			if t.WriteSample(media.Sample{Data: page, Duration: d}) == nil {
+				p.AudioPackets.Add(1)
+			}
+		}
+		f.Close()
+	}
+}
