@@ -22,7 +22,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	n, err := node.New(ctx, cfg, log)
+	n, err := node.New(ctx, cfg, log, versionString())
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/parleyhq/parley/internal/api"
+	"github.com/parleyhq/parley/internal/browsersdk"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/project"
 	"github.com/parleyhq/parley/internal/session"
@@ -58,7 +59,9 @@ func OpenStore(ctx context.Context, data string) (*sqlite.Store, error) {
 
 // New opens the store, makes sure a project exists and binds the listen
 // address, but serves nothing until Run.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error) {
+// version is the one printed by `parley version`; the browser SDK
+// carries it too.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, version string) (*Node, error) {
 	st, err := OpenStore(ctx, cfg.Data)
 	if err != nil {
 		return nil, err
@@ -81,6 +84,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 	n.Sessions = session.NewRegistry(session.Options{OnCreate: signaling.ObserveSessions(n.sfu)})
 	n.sig = &signaling.Server{Store: st, Sessions: n.Sessions, SFU: n.sfu, Log: log}
 
+	sdk, err := browsersdk.BuildEmbedded(version)
+	if err != nil {
+		n.sfu.Close()
+		st.Close()
+		return nil, err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	auth := &project.Authenticator{Lookup: st.Project}
@@ -92,7 +102,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error
 			_, err := st.Project(ctx, n.Project.APIKey)
 			return err
 		},
-		Mount: []func(*http.ServeMux){rest.Routes, n.sig.Routes},
+		Mount: []func(*http.ServeMux){rest.Routes, n.sig.Routes, sdk.Routes, browsersdk.LoggingRoutes},
 	})
 
 	n.ln, err = net.Listen("tcp", cfg.Addr)
@@ -179,6 +189,7 @@ func (n *Node) PrintBanner(w io.Writer, version string) {
 	u := n.URL()
 	fmt.Fprintf(w, "Parley %s is serving on %s\n", version, u)
 	fmt.Fprintf(w, "  REST API (OpenTok apiUrl)  %s\n", u)
+	fmt.Fprintf(w, "  browser SDK                %s/v2/js/opentok.js\n", u)
 	fmt.Fprintf(w, "  signaling (WebSocket)      %s%s\n", "ws"+strings.TrimPrefix(u, "http"), signaling.Path)
 	fmt.Fprintf(w, "  media (ICE)                udp %d", n.sfu.UDPAddr().Port)
 	if a := n.sfu.TCPAddr(); a != nil {

@@ -71,7 +71,7 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 		}
 	})
 
-	answer, err := negotiateAnswer(ctx, pc, offer)
+	answer, err := negotiateAnswer(ctx, pc, offer, pinCodecs)
 	if err != nil {
 		pc.Close()
 		return nil, "", err
@@ -106,10 +106,15 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 }
 
 // negotiateAnswer applies a remote offer and returns the local answer
-// with its candidates.
-func negotiateAnswer(ctx context.Context, pc *webrtc.PeerConnection, offer string) (string, error) {
+// with its candidates; before answering it runs prepare, if any.
+func negotiateAnswer(ctx context.Context, pc *webrtc.PeerConnection, offer string, prepare func(*webrtc.PeerConnection) error) (string, error) {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("sfu: bad offer: %w", err)
+	}
+	if prepare != nil {
+		if err := prepare(pc); err != nil {
+			return "", err
+		}
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
@@ -125,6 +130,27 @@ func negotiateAnswer(ctx context.Context, pc *webrtc.PeerConnection, offer strin
 		return "", ctx.Err()
 	}
 	return pc.LocalDescription().SDP, nil
+}
+
+// pinCodecs makes the answer accept exactly one codec per track: the
+// publisher's first choice among those Parley forwards. A sender may use
+// any codec the answer lists, so with several listed the SFU could not
+// know, before the first packet, what its subscribers will receive; with
+// one, the stream's codec is settled when it is announced.
+func pinCodecs(pc *webrtc.PeerConnection) error {
+	for _, t := range pc.GetTransceivers() {
+		if t.Receiver() == nil {
+			continue
+		}
+		codecs := t.Receiver().GetParameters().Codecs
+		if len(codecs) == 0 {
+			continue
+		}
+		if err := t.SetCodecPreferences(codecs[:1]); err != nil {
+			return fmt.Errorf("sfu: codec %s: %w", codecs[0].MimeType, err)
+		}
+	}
+	return nil
 }
 
 // Receiver returns the stream's track of that kind, or nil.
@@ -145,7 +171,7 @@ func (st *Stream) AddICECandidate(c webrtc.ICECandidateInit) error {
 // RestartICE applies a publisher's ICE-restart offer and returns the
 // answer.
 func (st *Stream) RestartICE(ctx context.Context, offer string) (string, error) {
-	return negotiateAnswer(ctx, st.pc, offer)
+	return negotiateAnswer(ctx, st.pc, offer, nil)
 }
 
 // Close ends the stream and every subscription to it.

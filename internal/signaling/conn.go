@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +23,7 @@ import (
 const (
 	CodeAuthentication = 1004 // bad token
 	CodeInvalidSession = 1005 // unknown session id
-	CodeConnectFailed  = 1006
+	CodeConnectFailed  = 1006 // server error, or a resume that came too late
 	CodeConnectReject  = 1007 // session full
 	CodeNotConnected   = 1010 // a request before connect
 	CodeInvalidParam   = 1011 // malformed request
@@ -33,21 +34,22 @@ const (
 	CodeInternal       = 2000
 )
 
-// outboxSize bounds the messages waiting for a slow client; a client that
-// falls this far behind is disconnected rather than slowing the session.
+// outboxSize bounds the messages waiting for a slow (or suspended)
+// client; a client that falls this far behind is disconnected rather than
+// slowing the session.
 const outboxSize = 1024
 
-// conn is one client's signaling connection.
+// conn is one client's membership in a session. It outlives the
+// WebSocket it arrived on: when the link drops without a goodbye, the
+// connection is suspended for the resume window, and a new link may take
+// over (see docs/protocol.md, "Resuming").
 type conn struct {
-	srv    *Server
-	ws     *websocket.Conn
-	log    *slog.Logger
-	remote string
+	srv *Server
+	log *slog.Logger
 
-	out    chan Message
-	cancel context.CancelFunc
+	out chan Message
 
-	// Set once connected; read by the request loop only.
+	// Set once, by connect.
 	sess *session.Session
 	me   *session.Connection
 
@@ -57,19 +59,31 @@ type conn struct {
 	ready    bool
 	pending  []Message
 	known    map[string]ConnectionJSON
-	ending   bool   // a sessionDisconnected was queued: close after it
-	overflow bool   // the outbox filled up
-	leftWith string // reason the session already removed us with
+	ending   bool // a sessionDisconnected was queued: close after it
+	overflow bool // the outbox filled up
 
 	mu          sync.Mutex
+	link        *link // nil while suspended
+	resumeToken string
+	resumed     chan struct{} // closed when a suspension ends by resume
+	gone        bool // no resume possible any more
+	finished    bool // left the session
+	clientLeft  bool
+	unsent      *Message // taken by a writer whose link died before sending
 	publishers  map[string]*sfu.Stream
 	subscribers map[string]*sfu.Subscriber
-	clientLeft  bool
 }
 
-func newConn(s *Server, ws *websocket.Conn, remote string) *conn {
+// link is one WebSocket carrying a conn.
+type link struct {
+	ws     *websocket.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newConn(s *Server, remote string) *conn {
 	return &conn{
-		srv: s, ws: ws, remote: remote, log: s.Log.With("remote", remote),
+		srv: s, log: s.Log.With("remote", remote),
 		out: make(chan Message, outboxSize), known: map[string]ConnectionJSON{},
 		publishers: map[string]*sfu.Stream{}, subscribers: map[string]*sfu.Subscriber{},
 	}
@@ -107,9 +121,11 @@ func (c *conn) Send(ev session.Event) {
 	case session.EventMuteForced:
 		active := ev.Active
 		m = Message{Type: "muteForced", Active: &active}
+		if ev.Stream != nil {
+			m.StreamID = ev.Stream.ID
+		}
 	case session.EventSessionDisconnected:
 		m = Message{Type: "sessionDisconnected", Reason: ev.Reason}
-		c.leftWith = ev.Reason
 	default:
 		return
 	}
@@ -138,7 +154,21 @@ func (c *conn) enqueueLocked(m Message) {
 	case c.out <- m:
 	default:
 		c.overflow = true
-		c.cancel()
+		c.log.Warn("client too far behind; disconnecting it")
+		c.drop()
+	}
+}
+
+// drop ends the current link, or a suspension, at once. It is called
+// under sinkMu (possibly under the session's lock), so it only signals.
+func (c *conn) drop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.link != nil {
+		c.link.cancel()
+	}
+	if c.resumed != nil {
+		c.gone = true // the suspension's waiter sees it on its next check
 	}
 }
 
@@ -159,35 +189,213 @@ func (c *conn) errorMsg(id int64, code int, format string, args ...any) {
 	c.reply(Message{Type: "error", ID: id, Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
-// run serves the client until it leaves, its link dies or the server
-// stops. It owns the writer and pinger goroutines and waits for them.
-func (c *conn) run(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	c.cancel = cancel
+// writeNow sends one message on a link outside the outbox: the refusal of
+// a connect or resume, before the connection exists.
+func writeNow(l *link, m Message) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(l.ctx, 2*time.Second)
 	defer cancel()
+	_ = l.ws.Write(ctx, websocket.MessageText, b)
+}
+
+// refuse answers a first message that did not admit the client, and
+// closes the link.
+func refuse(l *link, m Message) {
+	writeNow(l, m)
+	l.ws.Close(websocket.StatusPolicyViolation, "refused")
+}
+
+// connect admits a client with a token; on failure it returns the error
+// message to refuse it with.
+func (c *conn) connect(ctx context.Context, req *Request) *Message {
+	fail := func(code int, format string, args ...any) *Message {
+		return &Message{Type: "error", ID: req.ID, Code: code, Message: fmt.Sprintf(format, args...)}
+	}
+	rec, err := c.srv.Store.Session(ctx, req.SessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return fail(CodeInvalidSession, "invalid session id %q", req.SessionID)
+	}
+	if err != nil {
+		c.log.Error("session lookup", "err", err)
+		return fail(CodeConnectFailed, "connect failed")
+	}
+	claims, err := token.Verify(req.Token, req.SessionID, func(key string) (string, error) {
+		p, err := c.srv.Store.Project(ctx, key)
+		return p.Secret, err
+	}, time.Now())
+	if err != nil {
+		return fail(CodeAuthentication, "authentication error: %v", err)
+	}
+	if claims.APIKey != rec.APIKey {
+		return fail(CodeAuthentication, "authentication error: the token belongs to another project")
+	}
+	sess, me, err := c.srv.Sessions.Join(rec.ID, rec.MediaMode, claims.Role, claims.Data, claims.InitialLayoutClassList, c)
+	if err != nil {
+		return fail(CodeConnectReject, "connect rejected: %v", err)
+	}
+	c.sess, c.me = sess, me
+	c.log = c.log.With("session", rec.ID, "connection", me.ID)
+	c.resumeToken = newID()
+	c.srv.register(c)
+	var ice []ICEServer
+	if c.srv.ICEServers != nil {
+		ice = c.srv.ICEServers(me.ID)
+	}
+	cj := connectionJSON(me)
+	c.markReady(Message{
+		Type: "connected", ID: req.ID, Protocol: ProtocolVersion,
+		Session:      &SessionJSON{SessionID: rec.ID, MediaMode: string(rec.MediaMode)},
+		Connection:   &cj,
+		Capabilities: capabilities(me),
+		ICEServers:   ice,
+		ResumeToken:  c.resumeToken,
+	})
+	c.log.Debug("connected", "role", claims.Role)
+	return nil
+}
+
+// resume lets link l take over a suspended (or not yet noticed dead)
+// connection. It reports false for a wrong token or a connection that is
+// gone.
+func (c *conn) resume(l *link, req *Request) bool {
+	c.mu.Lock()
+	if c.gone || subtle.ConstantTimeCompare([]byte(req.ResumeToken), []byte(c.resumeToken)) != 1 {
+		c.mu.Unlock()
+		return false
+	}
+	if old := c.link; old != nil {
+		// The old link is dead but its ping has not failed yet: its serve
+		// sees that it is no longer the link and steps aside.
+		old.cancel()
+	}
+	c.link = l
+	if c.resumed != nil {
+		close(c.resumed)
+		c.resumed = nil
+	}
+	c.resumeToken = newID()
+	token := c.resumeToken
+	c.mu.Unlock()
+	cj := connectionJSON(c.me)
+	writeNow(l, Message{Type: "resumed", ID: req.ID, Connection: &cj, ResumeToken: token})
+	c.log.Debug("resumed")
+	return true
+}
+
+// serve runs link l for this connection until it ends, then either
+// suspends the connection or ends it.
+func (c *conn) serve(l *link) {
+	c.mu.Lock()
+	c.link = l
+	c.mu.Unlock()
 
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); c.writeLoop(ctx) }()
-	go func() { defer wg.Done(); c.pingLoop(ctx) }()
-
-	c.readLoop(ctx)
-	cancel()
-	c.leave()
+	go func() { defer wg.Done(); c.writeLoop(l) }()
+	go func() { defer wg.Done(); c.pingLoop(l) }()
+	c.readLoop(l)
+	l.cancel()
 	wg.Wait()
-	c.ws.CloseNow()
+	l.ws.CloseNow()
+
+	// sinkMu is taken before mu everywhere (drop runs under sinkMu).
+	c.sinkMu.Lock()
+	final := c.ending || c.overflow
+	c.sinkMu.Unlock()
+	c.mu.Lock()
+	if c.link != l {
+		c.mu.Unlock()
+		return // a resume took over
+	}
+	c.link = nil
+	if c.clientLeft || final || c.gone || c.srv.ctx.Err() != nil {
+		c.mu.Unlock()
+		c.finish()
+		return
+	}
+	// The link died: keep the connection for the resume window.
+	resumed := make(chan struct{})
+	c.resumed = resumed
+	c.mu.Unlock()
+	c.log.Debug("link lost; suspended")
+	if c.waitResume(resumed) {
+		return // the resuming link's serve owns the connection now
+	}
+	c.finish()
 }
 
-func (c *conn) readLoop(ctx context.Context) {
-	connectBy := time.Now().Add(DefaultConnectTimeout)
+// waitResume waits out a suspension: true when a new link resumed the
+// connection, false when the window passed, the server is stopping, or
+// the connection was dropped meanwhile.
+func (c *conn) waitResume(resumed chan struct{}) bool {
+	t := time.NewTimer(c.srv.ResumeWindow)
+	defer t.Stop()
+	poll := time.NewTicker(250 * time.Millisecond)
+	defer poll.Stop()
 	for {
-		rctx := ctx
-		var stop context.CancelFunc = func() {}
-		if c.me == nil {
-			rctx, stop = context.WithDeadline(ctx, connectBy)
+		select {
+		case <-resumed:
+			return true
+		case <-c.srv.ctx.Done():
+		case <-t.C:
+		case <-poll.C:
+			c.mu.Lock()
+			gone := c.gone
+			c.mu.Unlock()
+			if !gone {
+				continue
+			}
 		}
-		typ, b, err := c.ws.Read(rctx)
-		stop()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		select {
+		case <-resumed:
+			return true // resumed at the last moment
+		default:
+		}
+		c.resumed = nil
+		c.gone = true
+		return false
+	}
+}
+
+// finish removes the client from its session with the right reason and
+// ends its media. It runs once.
+func (c *conn) finish() {
+	c.mu.Lock()
+	if c.finished {
+		c.mu.Unlock()
+		return
+	}
+	c.finished, c.gone = true, true
+	reason := "networkDisconnected"
+	if c.clientLeft {
+		reason = "clientDisconnected"
+	}
+	pubs, subs := c.publishers, c.subscribers
+	c.publishers, c.subscribers = map[string]*sfu.Stream{}, map[string]*sfu.Subscriber{}
+	sess := c.sess
+	c.mu.Unlock()
+	c.srv.unregister(c)
+	// A force-disconnected client was already removed; Leave then reports
+	// not-found and emits nothing.
+	_ = sess.Leave(c.me.ID, reason)
+	for _, sub := range subs {
+		sub.Close()
+	}
+	for _, st := range pubs {
+		st.Close()
+	}
+	c.srv.Sessions.Remove(sess.ID()) // if it was the last one
+	c.log.Debug("left", "reason", reason)
+}
+
+func (c *conn) readLoop(l *link) {
+	for {
+		typ, b, err := l.ws.Read(l.ctx)
 		if err != nil {
 			return
 		}
@@ -200,161 +408,79 @@ func (c *conn) readLoop(ctx context.Context) {
 			c.errorMsg(0, CodeInvalidParam, "%v", err)
 			continue
 		}
-		if c.me == nil {
-			if req.Type != "connect" {
-				c.errorMsg(req.ID, CodeNotConnected, "not connected: the first message must be connect")
-				continue
-			}
-			if !c.connect(ctx, req) {
-				c.refuse()
-				return
-			}
-			continue
-		}
-		if req.Type == "disconnect" {
+		switch req.Type {
+		case "disconnect":
 			c.mu.Lock()
 			c.clientLeft = true
 			c.mu.Unlock()
 			return
+		case "connect", "resume":
+			c.errorMsg(req.ID, CodeInvalidParam, "already connected")
+			continue
 		}
-		c.handle(ctx, req)
+		c.handle(l.ctx, req)
 	}
 }
 
-// refuse sends what is queued (the error saying why connect failed)
-// straight to the socket, then closes it: nothing else is in flight
-// before a connection is admitted.
-func (c *conn) refuse() {
-	c.sinkMu.Lock()
-	pending := c.pending
-	c.pending = nil
-	c.sinkMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	for _, m := range pending {
-		if b, err := json.Marshal(m); err == nil {
-			_ = c.ws.Write(ctx, websocket.MessageText, b)
+func (c *conn) writeLoop(l *link) {
+	send := func(m Message) bool {
+		b, err := json.Marshal(m)
+		if err != nil {
+			c.log.Error("encode", "type", m.Type, "err", err)
+			return true
 		}
-	}
-	c.ws.Close(websocket.StatusPolicyViolation, "connect refused")
-}
-
-func (c *conn) connect(ctx context.Context, req *Request) bool {
-	rec, err := c.srv.Store.Session(ctx, req.SessionID)
-	if errors.Is(err, store.ErrNotFound) {
-		c.errorMsg(req.ID, CodeInvalidSession, "invalid session id %q", req.SessionID)
-		return false
-	}
-	if err != nil {
-		c.log.Error("session lookup", "err", err)
-		c.errorMsg(req.ID, CodeConnectFailed, "connect failed")
-		return false
-	}
-	claims, err := token.Verify(req.Token, req.SessionID, func(key string) (string, error) {
-		p, err := c.srv.Store.Project(ctx, key)
-		return p.Secret, err
-	}, time.Now())
-	if err != nil {
-		c.errorMsg(req.ID, CodeAuthentication, "authentication error: %v", err)
-		return false
-	}
-	if claims.APIKey != rec.APIKey {
-		c.errorMsg(req.ID, CodeAuthentication, "authentication error: the token belongs to another project")
-		return false
-	}
-	sess, me, err := c.srv.Sessions.Join(rec.ID, rec.MediaMode, claims.Role, claims.Data, claims.InitialLayoutClassList, c)
-	if err != nil {
-		c.errorMsg(req.ID, CodeConnectReject, "connect rejected: %v", err)
-		return false
-	}
-	c.sess, c.me = sess, me
-	c.log = c.log.With("session", rec.ID, "connection", me.ID)
-	var ice []ICEServer
-	if c.srv.ICEServers != nil {
-		ice = c.srv.ICEServers(me.ID)
-	}
-	cj := connectionJSON(me)
-	c.markReady(Message{
-		Type: "connected", ID: req.ID, Protocol: ProtocolVersion,
-		Session:      &SessionJSON{SessionID: rec.ID, MediaMode: string(rec.MediaMode)},
-		Connection:   &cj,
-		Capabilities: capabilities(me),
-		ICEServers:   ice,
-	})
-	c.log.Debug("connected", "role", claims.Role)
-	return true
-}
-
-// leave removes the client from its session with the right reason and
-// ends its media.
-func (c *conn) leave() {
-	if c.me == nil {
-		return
+		wctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+		err = l.ws.Write(wctx, websocket.MessageText, b)
+		cancel()
+		if err != nil {
+			c.mu.Lock()
+			c.unsent = &m // the next link sends it first
+			c.mu.Unlock()
+			l.cancel()
+			return false
+		}
+		if m.Type == "sessionDisconnected" {
+			l.ws.Close(websocket.StatusNormalClosure, m.Reason)
+			l.cancel()
+			return false
+		}
+		return true
 	}
 	c.mu.Lock()
-	reason := "networkDisconnected"
-	if c.clientLeft {
-		reason = "clientDisconnected"
-	}
-	pubs, subs := c.publishers, c.subscribers
-	c.publishers, c.subscribers = map[string]*sfu.Stream{}, map[string]*sfu.Subscriber{}
+	first := c.unsent
+	c.unsent = nil
 	c.mu.Unlock()
-	// A force-disconnected client was already removed; Leave then reports
-	// not-found and emits nothing.
-	_ = c.sess.Leave(c.me.ID, reason)
-	for _, sub := range subs {
-		sub.Close()
+	if first != nil && !send(*first) {
+		return
 	}
-	for _, st := range pubs {
-		st.Close()
-	}
-	c.srv.Sessions.Remove(c.sess.ID()) // if it was the last one
-	c.log.Debug("left", "reason", reason)
-}
-
-func (c *conn) writeLoop(ctx context.Context) {
 	for {
 		select {
-		case <-ctx.Done():
+		case <-l.ctx.Done():
 			return
 		case m := <-c.out:
-			b, err := json.Marshal(m)
-			if err != nil {
-				c.log.Error("encode", "type", m.Type, "err", err)
-				continue
-			}
-			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err = c.ws.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				c.cancel()
-				return
-			}
-			if m.Type == "sessionDisconnected" {
-				c.ws.Close(websocket.StatusNormalClosure, m.Reason)
-				c.cancel()
+			if !send(m) {
 				return
 			}
 		}
 	}
 }
 
-// pingLoop notices dead clients: a client whose network vanished without
+// pingLoop notices dead links: a client whose network vanished without
 // closing the TCP connection answers no ping.
-func (c *conn) pingLoop(ctx context.Context) {
+func (c *conn) pingLoop(l *link) {
 	t := time.NewTicker(c.srv.PingInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-l.ctx.Done():
 			return
 		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, c.srv.PingTimeout)
-			err := c.ws.Ping(pctx)
+			pctx, cancel := context.WithTimeout(l.ctx, c.srv.PingTimeout)
+			err := l.ws.Ping(pctx)
 			cancel()
-			if err != nil && ctx.Err() == nil {
+			if err != nil && l.ctx.Err() == nil {
 				c.log.Debug("ping failed", "err", err)
-				c.cancel()
+				l.cancel()
 				return
 			}
 		}

@@ -58,6 +58,7 @@ type Message struct {
 	Capabilities *Capabilities   `json:"capabilities,omitempty"`
 	ICEServers   []ICEServer     `json:"iceServers,omitempty"`
 	Connection   *ConnectionJSON `json:"connection,omitempty"`
+	ResumeToken  string          `json:"resumeToken,omitempty"`
 
 	// replies and events about streams and subscriptions
 	Stream       *StreamJSON `json:"stream,omitempty"`

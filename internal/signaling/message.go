@@ -57,8 +57,10 @@ type Request struct {
 	SignalType *string `json:"signalType,omitempty"`
 	Data       *string `json:"data,omitempty"`
 
-	// forceDisconnect
+	// forceDisconnect, resume
 	ConnectionID string `json:"connectionId,omitempty"`
+	// resume
+	ResumeToken string `json:"resumeToken,omitempty"`
 	// forceMuteAll
 	ExcludedStreamIDs []string `json:"excludedStreamIds,omitempty"`
 }
@@ -88,7 +90,7 @@ type Candidate struct {
 
 // requestTypes are the types a client may send.
 var requestTypes = map[string]bool{
-	"connect": true, "disconnect": true, "ping": true,
+	"connect": true, "resume": true, "disconnect": true, "ping": true,
 	"publish": true, "unpublish": true, "updateStream": true,
 	"subscribe": true, "answer": true, "setMedia": true, "unsubscribe": true, "restartIce": true,
 	"candidate": true, "signal": true,

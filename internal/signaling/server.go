@@ -25,6 +25,7 @@ const (
 	DefaultPingInterval   = 2 * time.Second
 	DefaultPingTimeout    = 3 * time.Second
 	DefaultConnectTimeout = 10 * time.Second
+	DefaultResumeWindow   = 5 * time.Second
 )
 
 // Server serves the signaling WebSocket of one node.
@@ -39,7 +40,12 @@ type Server struct {
 	// PingInterval and PingTimeout tune dead-client detection (zero means
 	// the defaults).
 	PingInterval, PingTimeout time.Duration
+	// ResumeWindow is how long a connection whose link died waits for the
+	// client to resume it (zero means DefaultResumeWindow).
+	ResumeWindow time.Duration
 
+	mu     sync.Mutex
+	live   map[string]*conn // by connection id
 	conns  sync.WaitGroup
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -55,6 +61,10 @@ func (s *Server) init() {
 		if s.PingTimeout == 0 {
 			s.PingTimeout = DefaultPingTimeout
 		}
+		if s.ResumeWindow == 0 {
+			s.ResumeWindow = DefaultResumeWindow
+		}
+		s.live = map[string]*conn{}
 		if s.Log == nil {
 			s.Log = slog.New(slog.DiscardHandler)
 		}
@@ -78,8 +88,73 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(MaxMessageBytes)
 	s.conns.Add(1)
 	defer s.conns.Done()
-	c := newConn(s, ws, r.RemoteAddr)
-	c.run(s.ctx)
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	l := &link{ws: ws, ctx: ctx, cancel: cancel}
+	c := s.admit(l, r.RemoteAddr)
+	if c == nil {
+		ws.CloseNow()
+		return
+	}
+	c.serve(l)
+}
+
+// admit reads a new link's first messages until one admits the client
+// (connect or resume) and returns its connection, or nil when the client
+// was refused or gave up.
+func (s *Server) admit(l *link, remote string) *conn {
+	rctx, stop := context.WithTimeout(l.ctx, DefaultConnectTimeout)
+	defer stop()
+	for {
+		typ, b, err := l.ws.Read(rctx)
+		if err != nil {
+			return nil
+		}
+		if typ != websocket.MessageText {
+			writeNow(l, Message{Type: "error", Code: CodeInvalidParam, Message: "messages are JSON text"})
+			continue
+		}
+		req, err := DecodeRequest(b)
+		if err != nil {
+			writeNow(l, Message{Type: "error", Code: CodeInvalidParam, Message: err.Error()})
+			continue
+		}
+		switch req.Type {
+		case "connect":
+			c := newConn(s, remote)
+			if m := c.connect(l.ctx, req); m != nil {
+				refuse(l, *m)
+				return nil
+			}
+			return c
+		case "resume":
+			s.mu.Lock()
+			c := s.live[req.ConnectionID]
+			s.mu.Unlock()
+			if c == nil || c.sess.ID() != req.SessionID || !c.resume(l, req) {
+				refuse(l, Message{Type: "error", ID: req.ID, Code: CodeConnectFailed,
+					Message: "cannot resume: the connection is gone (it was disconnected, or the resume window passed)"})
+				return nil
+			}
+			return c
+		default:
+			writeNow(l, Message{Type: "error", ID: req.ID, Code: CodeNotConnected, Message: "not connected: the first message must be connect or resume"})
+		}
+	}
+}
+
+func (s *Server) register(c *conn) {
+	s.mu.Lock()
+	s.live[c.me.ID] = c
+	s.mu.Unlock()
+}
+
+func (s *Server) unregister(c *conn) {
+	s.mu.Lock()
+	if s.live[c.me.ID] == c {
+		delete(s.live, c.me.ID)
+	}
+	s.mu.Unlock()
 }
 
 // Close disconnects every client (reason serverRotation would be wrong:

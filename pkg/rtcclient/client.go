@@ -37,12 +37,18 @@ type Client struct {
 	Capabilities signaling.Capabilities
 	ICEServers   []signaling.ICEServer
 
-	ws     *websocket.Conn
-	raw    *freezableConn
-	api    *webrtc.API
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ws          *websocket.Conn
+	raw         *freezableConn
+	wsURL       string
+	sessionID   string
+	resumeToken string
+	hc          *http.Client
+	cutting     atomic.Bool   // the link is being replaced: keep events open
+	loopDone    chan struct{} // closed when the current read loop exits
+	api         *webrtc.API
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 
 	nextID  atomic.Int64
 	mu      sync.Mutex
@@ -91,6 +97,7 @@ func Connect(ctx context.Context, baseURL, sessionID, token string, o Options) (
 		c.raw = newFreezableConn(nc)
 		return c.raw, nil
 	}}}
+	c.wsURL, c.sessionID, c.hc = u, sessionID, hc
 	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: hc})
 	if err != nil {
 		return nil, fmt.Errorf("rtcclient: dial %s: %w", u, err)
@@ -125,9 +132,60 @@ func Connect(ctx context.Context, baseURL, sessionID, token string, o Options) (
 		return nil, fmt.Errorf("rtcclient: unexpected first message %q", m.Type)
 	}
 	c.Connection, c.Capabilities, c.ICEServers = *m.Connection, *m.Capabilities, m.ICEServers
-	c.wg.Add(1)
-	go c.readLoop()
+	c.resumeToken = m.ResumeToken
+	c.startReadLoop()
 	return c, nil
+}
+
+func (c *Client) startReadLoop() {
+	c.loopDone = make(chan struct{})
+	c.wg.Add(1)
+	go c.readLoop(c.loopDone)
+}
+
+// CutAndResume drops the signaling link without a goodbye, stays away for
+// gap, then resumes the same connection on a new link (docs/protocol.md,
+// "Resuming"). Media keeps flowing meanwhile; events sent to the client
+// during the gap arrive after the resume.
+func (c *Client) CutAndResume(ctx context.Context, gap time.Duration) error {
+	c.cutting.Store(true)
+	c.ws.CloseNow()
+	<-c.loopDone
+	select {
+	case <-time.After(gap):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	ws, _, err := websocket.Dial(ctx, c.wsURL, &websocket.DialOptions{HTTPClient: c.hc})
+	if err != nil {
+		return fmt.Errorf("rtcclient: redial: %w", err)
+	}
+	ws.SetReadLimit(1 << 20)
+	b, _ := json.Marshal(signaling.Request{Type: "resume", ID: c.nextID.Add(1), SessionID: c.sessionID,
+		ConnectionID: c.Connection.ConnectionID, ResumeToken: c.resumeToken})
+	if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+		ws.CloseNow()
+		return err
+	}
+	_, b, err = ws.Read(ctx)
+	if err != nil {
+		ws.CloseNow()
+		return fmt.Errorf("rtcclient: resume: %w", err)
+	}
+	var m Event
+	if err := json.Unmarshal(b, &m); err != nil {
+		ws.CloseNow()
+		return err
+	}
+	if m.Type != "resumed" {
+		ws.CloseNow()
+		return &Error{Code: m.Code, Message: m.Message}
+	}
+	c.resumeToken = m.ResumeToken
+	c.ws = ws
+	c.cutting.Store(false)
+	c.startReadLoop()
+	return nil
 }
 
 // Error is a request the server refused.
@@ -157,9 +215,14 @@ func newAPI() (*webrtc.API, error) {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
 }
 
-func (c *Client) readLoop() {
+func (c *Client) readLoop(done chan struct{}) {
 	defer c.wg.Done()
+	defer close(done)
+	ws := c.ws
 	defer func() {
+		if c.cutting.Load() {
+			return // CutAndResume replaces the link; the client lives on
+		}
 		c.mu.Lock()
 		for id, ch := range c.pending {
 			close(ch)
@@ -170,7 +233,7 @@ func (c *Client) readLoop() {
 		close(c.events)
 	}()
 	for {
-		_, b, err := c.ws.Read(c.ctx)
+		_, b, err := ws.Read(c.ctx)
 		if err != nil {
 			c.mu.Lock()
 			c.err = err

@@ -5,10 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
-	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 
 	"github.com/parleyhq/parley/internal/signaling"
@@ -42,10 +40,21 @@ type PublishOptions struct {
 	GOP         time.Duration
 	PacketBytes int // payload bytes per video packet (default 1100)
 
-	// VideoFile (IVF: VP8, VP9 or AV1) and AudioFile (Ogg Opus) replace the
-	// synthetic sources; both loop.
+	// VideoFile and AudioFile replace the synthetic sources; both loop.
+	// VideoFile is IVF (VP8, VP9 or AV1), played at the rate of its time
+	// base, or, named *.h264 or *.264, H.264 Annex-B, played at FPS.
+	// AudioFile is Ogg Opus with one packet per page (ffmpeg's
+	// -page_duration 20000), sent a page every 20 ms. Keyframe requests do
+	// not reach a file: its own keyframes are all a subscriber gets.
 	VideoFile string
 	AudioFile string
+
+	// The offer lists the video file's codec first, as a browser's does
+	// after setCodecPreferences. DefaultCodecOrder leaves the client's
+	// usual order (VP8 first) instead, as Pion and other non-browser
+	// senders offer by default: only the file's codec is sent all the
+	// same, so a server must go by the packets' payload type.
+	DefaultCodecOrder bool
 }
 
 // Publisher is one published stream.
@@ -96,37 +105,22 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 	p := &Publisher{pc: pc, client: c, stop: make(chan struct{})}
 
 	var videoTrack, audioTrack webrtc.TrackLocal
-	var videoIVF *ivfreader.IVFReader
-	var videoFile *os.File
+	var video videoFile
+	defer func() {
+		// Until its player owns it, the file is ours to close.
+		if video != nil {
+			video.Close()
+		}
+	}()
 	if o.Video {
-		mime := webrtc.MimeTypeVP8
 		if o.VideoFile != "" {
-			videoFile, err = os.Open(o.VideoFile)
-			if err != nil {
+			if video, err = openVideoFile(o.VideoFile, o.FPS); err != nil {
 				pc.Close()
 				return nil, err
 			}
-			var hdr *ivfreader.IVFFileHeader
-			videoIVF, hdr, err = ivfreader.NewWith(videoFile)
-			if err != nil {
-				pc.Close()
-				videoFile.Close()
-				return nil, fmt.Errorf("rtcclient: %s: %w", o.VideoFile, err)
-			}
-			switch string(hdr.FourCC[:]) {
-			case "VP80":
-			case "VP90":
-				mime = webrtc.MimeTypeVP9
-			case "AV01":
-				mime = webrtc.MimeTypeAV1
-			default:
-				pc.Close()
-				videoFile.Close()
-				return nil, fmt.Errorf("rtcclient: %s: unsupported IVF codec %q", o.VideoFile, hdr.FourCC)
-			}
-			videoTrack, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, "video", "parley")
+			videoTrack, err = webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: video.mimeType(), ClockRate: 90000}, "video", "parley")
 		} else {
-			videoTrack, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, "video", "parley")
+			videoTrack, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "parley")
 		}
 		if err != nil {
 			pc.Close()
@@ -156,6 +150,12 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 		}
 		p.wg.Add(1)
 		go p.readRTCP(sender)
+		if t == videoTrack && video != nil && !o.DefaultCodecOrder {
+			if err := preferCodec(pc, sender, video.mimeType()); err != nil {
+				pc.Close()
+				return nil, err
+			}
+		}
 	}
 
 	offer, err := pc.CreateOffer(nil)
@@ -183,6 +183,10 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 		return nil, err
 	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.Answer}); err != nil {
+		// The others have been told of the stream already (an answer
+		// without the track's codec, say): withdraw it rather than leave
+		// them a stream that never plays.
+		_, _ = c.request(ctx, signaling.Request{Type: "unpublish", StreamID: m.StreamID})
 		p.close()
 		return nil, err
 	}
@@ -201,13 +205,34 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 	}
 	if s, ok := videoTrack.(*webrtc.TrackLocalStaticSample); ok {
 		p.wg.Add(1)
-		go p.playIVF(s, videoFile, videoIVF)
+		go p.playVideo(s, video)
+		video = nil
 	}
 	if s, ok := audioTrack.(*webrtc.TrackLocalStaticSample); ok {
 		p.wg.Add(1)
 		go p.playOgg(s, o.AudioFile)
 	}
 	return p, nil
+}
+
+// preferCodec moves mime to the front of the codecs sender's transceiver
+// offers, as a browser does after setCodecPreferences: an answerer takes
+// the first codec of a media section for the one that will be sent.
+func preferCodec(pc *webrtc.PeerConnection, sender *webrtc.RTPSender, mime string) error {
+	var first, rest []webrtc.RTPCodecParameters
+	for _, c := range sender.GetParameters().Codecs {
+		if strings.EqualFold(c.MimeType, mime) {
+			first = append(first, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Sender() == sender {
+			return tr.SetCodecPreferences(append(first, rest...))
+		}
+	}
+	return errors.New("rtcclient: the video sender has no transceiver")
 }
 
 // Unpublish stops the stream (reason clientDisconnected for the others).
@@ -348,34 +373,35 @@ func (p *Publisher) synthAudio(t *webrtc.TrackLocalStaticRTP) {
 	}
 }
 
-// playIVF loops an IVF file at its own frame rate.
-func (p *Publisher) playIVF(t *webrtc.TrackLocalStaticSample, f *os.File, r *ivfreader.IVFReader) {
+// playVideo loops a video file at its own frame rate. The schedule is
+// kept against the clock rather than by sleeping a frame's duration after
+// each write, so the stream does not drift slower than the file; after a
+// long stall (a loaded machine) it starts afresh instead of bursting to
+// catch up.
+func (p *Publisher) playVideo(t *webrtc.TrackLocalStaticSample, v videoFile) {
 	defer p.wg.Done()
-	defer f.Close()
-	tick := time.NewTicker(33 * time.Millisecond)
-	defer tick.Stop()
+	defer v.Close()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	due := time.Now()
 	for {
 		select {
 		case <-p.stop:
 			return
-		case <-tick.C:
+		case <-timer.C:
 		}
-		frame, _, err := r.ParseNextFrame()
-		if errors.Is(err, io.EOF) {
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				return
-			}
-			if r, _, err = ivfreader.NewWith(f); err != nil {
-				return
-			}
-			continue
-		}
+		frame, d, err := v.next()
 		if err != nil {
 			return
 		}
-		if t.WriteSample(media.Sample{Data: frame, Duration: 33 * time.Millisecond}) == nil {
+		if t.WriteSample(media.Sample{Data: frame, Duration: d}) == nil {
 			p.VideoPackets.Add(1)
 		}
+		due = due.Add(d)
+		if time.Since(due) > time.Second {
+			due = time.Now()
+		}
+		timer.Reset(time.Until(due))
 	}
 }
 
@@ -405,6 +431,9 @@ func (p *Publisher) playOgg(t *webrtc.TrackLocalStaticSample, path string) {
 			page, hdr, err := r.ParseNextPage()
 			if err != nil {
 				break
+			}
+			if typ, ok := hdr.HeaderType(page); ok && typ == oggreader.HeaderOpusTags {
+				continue // metadata, not sound: no subscriber could decode it
 			}
 			d := time.Duration(hdr.GranulePosition-last) * time.Millisecond / 48
 			last = hdr.GranulePosition

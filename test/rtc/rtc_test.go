@@ -258,7 +258,7 @@ func TestDeadClientsDisappear(t *testing.T) {
 			} else {
 				c.Freeze()
 			}
-			ev := waitEvent(t, watcher, 10*time.Second, isType("streamDestroyed"))
+			ev := waitEvent(t, watcher, 15*time.Second, isType("streamDestroyed"))
 			if ev.Stream.StreamID != p.StreamID || ev.Reason != "networkDisconnected" {
 				t.Fatalf("streamDestroyed %+v", ev)
 			}
@@ -268,10 +268,13 @@ func TestDeadClientsDisappear(t *testing.T) {
 			}
 			d := time.Since(start)
 			t.Logf("%s client gone after %v", how, d)
-			// The bound is 5 s (2 s ping interval + 3 s timeout); the test
-			// allows for a loaded machine's scheduling on top.
-			if d > 8*time.Second {
-				t.Fatalf("a %s client took %v to disappear; the stated bound is 5 s", how, d)
+			// The stated bounds (docs/protocol.md): a closed TCP connection
+			// is noticed at once and the connection removed after the 5 s
+			// resume window; a silent one needs up to 5 s of pings more.
+			// The test allows for a loaded machine's scheduling on top.
+			bound := map[string]time.Duration{"killed": 5 * time.Second, "frozen": 10 * time.Second}[how]
+			if d > bound+3*time.Second {
+				t.Fatalf("a %s client took %v to disappear; the stated bound is %v", how, d, bound)
 			}
 		})
 	}
@@ -439,5 +442,56 @@ func TestConnectRefused(t *testing.T) {
 		if code(err) != tc.code {
 			t.Errorf("%s: %v, want code %d", tc.name, err, tc.code)
 		}
+	}
+}
+
+// TestResumeAfterLostLink: a client whose signaling link drops comes back
+// within the window as the same connection; nobody saw it leave, its media
+// kept flowing, and a signal sent meanwhile reaches it.
+func TestResumeAfterLostLink(t *testing.T) {
+	e := newEnv(t)
+	sid := e.session(t, opentok.Routed)
+	ctx := ctx10(t)
+	a := e.connect(t, sid, opentok.RolePublisher, "a")
+	b := e.connect(t, sid, opentok.RolePublisher, "b")
+	pa, err := a.Publish(ctx, rtcclient.PublishOptions{Audio: true, Video: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.Subscribe(ctx, pa.StreamID, rtcclient.SubscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := make(chan error, 1)
+	go func() { cut <- a.CutAndResume(ctx, 2*time.Second) }()
+	time.Sleep(500 * time.Millisecond)
+	framesBefore := sb.Video.Frames()
+	if err := b.Signal(ctx, a.Connection.ConnectionID, "while-away", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-cut; err != nil {
+		t.Fatal(err)
+	}
+	ev := waitEvent(t, a, 5*time.Second, isType("signal"))
+	if *ev.SignalType != "while-away" || *ev.Data != "hello" {
+		t.Fatalf("signal after resume: %+v", ev)
+	}
+	if sb.Video.Frames() <= framesBefore+10 {
+		t.Fatalf("media stalled during the cut: %d frames before, %d after", framesBefore, sb.Video.Frames())
+	}
+	if _, err := a.Do(ctx, signaling.Request{Type: "ping"}); err != nil {
+		t.Fatalf("resumed connection unusable: %v", err)
+	}
+	// Nobody saw the connection go.
+	select {
+	case ev := <-b.Events():
+		if ev.Type == "connectionDestroyed" || ev.Type == "streamDestroyed" {
+			t.Fatalf("b saw %s during a resumable cut", ev.Type)
+		}
+	default:
+	}
+	// The new token resumes it again.
+	if err := a.CutAndResume(ctx, 0); err != nil {
+		t.Fatalf("second resume: %v", err)
 	}
 }

@@ -1,0 +1,109 @@
+// Test harness: records what an OpenTok.js application would observe, so
+// that Go tests can assert on it. Only public OT API is used.
+'use strict';
+window.H = {
+  log: [],
+  session: null,
+  publishers: [],
+  subscribers: {},
+
+  record(source, ev, extra) {
+    const entry = Object.assign({ source, type: ev.type }, extra || {});
+    if (ev.reason !== undefined) entry.reason = ev.reason;
+    if (ev.stream) entry.streamId = ev.stream.streamId;
+    if (ev.stream) entry.videoType = ev.stream.videoType;
+    if (ev.stream) entry.streamName = ev.stream.name;
+    if (ev.connection) entry.connectionId = ev.connection.connectionId;
+    if (ev.connection) entry.connectionData = ev.connection.data;
+    H.log.push(entry);
+  },
+
+  count(type, pred) {
+    return H.log.filter((e) => e.type === type && (!pred || pred(e))).length;
+  },
+
+  // connect joins a session, subscribing to every other stream that
+  // appears when autoSubscribe is set.
+  connect(apiKey, sessionId, token, opts) {
+    opts = opts || {};
+    const session = OT.initSession(apiKey, sessionId, opts.sessionOptions || {});
+    H.session = session;
+    session.on({
+      connectionCreated: (ev) => H.record('session', ev),
+      connectionDestroyed: (ev) => H.record('session', ev),
+      streamDestroyed: (ev) => H.record('session', ev),
+      sessionDisconnected: (ev) => H.record('session', ev),
+      sessionReconnecting: (ev) => H.record('session', ev),
+      sessionReconnected: (ev) => H.record('session', ev),
+      muteForced: (ev) => H.record('session', ev, { active: ev.active }),
+      streamPropertyChanged: (ev) => H.record('session', ev, {
+        changedProperty: ev.changedProperty, oldValue: ev.oldValue, newValue: ev.newValue,
+      }),
+      signal: (ev) => H.record('session', ev, {
+        signalType: ev.type, data: ev.data, from: ev.from ? ev.from.connectionId : null,
+      }),
+      streamCreated: (ev) => {
+        H.record('session', ev);
+        if (opts.autoSubscribe) H.subscribe(ev.stream);
+      },
+    });
+    return new Promise((resolve, reject) => {
+      session.connect(token, (err) => {
+        if (err) { H.record('session', { type: 'connectError' }, { code: err.code, name: err.name }); reject(err); return; }
+        resolve(session.connection.connectionId);
+      });
+    });
+  },
+
+  publish(props) {
+    return new Promise((resolve, reject) => {
+      const el = document.createElement('div');
+      document.getElementById('publishers').appendChild(el);
+      const pub = OT.initPublisher(el, Object.assign({ insertMode: 'append', width: 320, height: 240 }, props || {}), (err) => {
+        if (err) { reject(err); return; }
+      });
+      pub.on({
+        streamCreated: (ev) => H.record('publisher', ev),
+        streamDestroyed: (ev) => H.record('publisher', ev),
+        audioLevelUpdated: (ev) => { H.pubAudioLevel = Math.max(H.pubAudioLevel || 0, ev.audioLevel); },
+      });
+      H.session.publish(pub, (err) => {
+        if (err) { reject(err); return; }
+        H.publishers.push(pub);
+        resolve(pub.stream ? pub.stream.streamId : null);
+      });
+    });
+  },
+
+  subscribe(stream, props) {
+    return new Promise((resolve, reject) => {
+      const el = document.createElement('div');
+      document.getElementById('subscribers').appendChild(el);
+      const sub = H.session.subscribe(stream, el, Object.assign({ insertMode: 'append', width: 320, height: 240 }, props || {}), (err) => {
+        if (err) { H.record('subscriber', { type: 'subscribeError' }, { code: err.code }); reject(err); return; }
+        resolve(stream.streamId);
+      });
+      H.subscribers[stream.streamId] = sub;
+      sub.maxAudioLevel = 0;
+      sub.on('audioLevelUpdated', (ev) => { sub.maxAudioLevel = Math.max(sub.maxAudioLevel, ev.audioLevel); });
+      sub.on('videoDisabled', (ev) => H.record('subscriber', ev, { streamId: stream.streamId }));
+      sub.on('videoEnabled', (ev) => H.record('subscriber', ev, { streamId: stream.streamId }));
+    });
+  },
+
+  // media reports, per subscribed stream, what the page shows: decoded
+  // frames of its video element and the loudest audio level seen.
+  media() {
+    const out = {};
+    for (const [id, sub] of Object.entries(H.subscribers)) {
+      const v = sub.element ? sub.element.querySelector('video') : null;
+      out[id] = {
+        frames: v && v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : 0,
+        width: v ? v.videoWidth : 0,
+        audioLevel: sub.maxAudioLevel,
+      };
+    }
+    return out;
+  },
+};
+window.harnessReady = true;
