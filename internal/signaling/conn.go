@@ -66,8 +66,8 @@ type conn struct {
 	link        *link // nil while suspended
 	resumeToken string
 	resumed     chan struct{} // closed when a suspension ends by resume
-	gone        bool // no resume possible any more
-	finished    bool // left the session
+	gone        bool          // no resume possible any more
+	finished    bool          // left the session
 	clientLeft  bool
 	unsent      *Message // taken by a writer whose link died before sending
 	publishers  map[string]*sfu.Stream
