@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/internal/project"
+	"github.com/parleyhq/parley/internal/session"
 	"github.com/parleyhq/parley/internal/store"
 )
 
@@ -24,8 +25,11 @@ const MaxBodyBytes = 64 << 10
 // API holds what the REST handlers need.
 type API struct {
 	Store store.Store
-	Auth  *project.Authenticator
-	Log   *slog.Logger
+	// Sessions are the node's live sessions, acted on by the control
+	// routes.
+	Sessions *session.Registry
+	Auth     *project.Authenticator
+	Log      *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -57,6 +61,7 @@ func (a *API) now() time.Time {
 func (a *API) Routes(mux *http.ServeMux) {
 	r := router{mux: mux, methods: map[string][]string{}}
 	r.handle("POST", "/session/create", a.authed(a.createSession))
+	a.controlRoutes(&r)
 	r.finish()
 }
 

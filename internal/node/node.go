@@ -95,6 +95,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	auth := &project.Authenticator{Lookup: st.Project}
 	rest := api.New(st, auth, log, reg)
+	rest.Sessions = n.Sessions
 	n.web = web.New(web.Options{
 		Log:      log,
 		Registry: reg,

@@ -211,3 +211,8 @@ func validLayoutClassList(classes []string) error {
 	}
 	return nil
 }
+
+// ValidLayoutClassList reports whether classes may be a stream's layout
+// class list, so that a caller changing several streams can check them
+// all before changing any.
+func ValidLayoutClassList(classes []string) error { return validLayoutClassList(classes) }

@@ -76,6 +76,7 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 		pc.Close()
 		return nil, "", err
 	}
+	receivers := map[webrtc.RTPCodecType]*Receiver{}
 	for _, t := range pc.GetTransceivers() {
 		if t.Direction() != webrtc.RTPTransceiverDirectionRecvonly || t.Receiver() == nil {
 			continue
@@ -84,15 +85,19 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 		if len(params.Codecs) == 0 {
 			continue
 		}
-		if _, dup := st.receivers[t.Kind()]; dup {
+		if _, dup := receivers[t.Kind()]; dup {
 			continue // a stream carries one track per kind; extra ones are ignored
 		}
-		st.receivers[t.Kind()] = newReceiver(t.Kind(), params.Codecs[0], pc)
+		receivers[t.Kind()] = newReceiver(t.Kind(), params.Codecs[0], pc)
 	}
-	if len(st.receivers) == 0 {
+	if len(receivers) == 0 {
 		pc.Close()
 		return nil, "", errors.New("sfu: the offer sends no audio or video this server can receive")
 	}
+	// OnTrack reads the receivers from Pion's goroutines.
+	st.mu.Lock()
+	st.receivers = receivers
+	st.mu.Unlock()
 
 	s.mu.Lock()
 	if _, dup := s.streams[id]; dup || s.closed {
