@@ -11,9 +11,17 @@ const log = createLogger('exception');
 // globalEvents is the emitter behind OT.on / OT.once / OT.off.
 export const globalEvents = new EventEmitter();
 
+// Errors already reported: a publisher's capture failure reaches both
+// initPublisher's and Session.publish's callbacks, but is one exception.
+const reported = new WeakSet();
+
 // reportException dispatches error as an OT 'exception' event whose
 // target is the object the failure belongs to (a Session, Publisher, …).
 export function reportException(error, target) {
+  if (error && typeof error === 'object') {
+    if (reported.has(error)) return;
+    reported.add(error);
+  }
   const code = error && typeof error.code === 'number' ? error.code : 2000;
   const message = (error && error.message) || 'unknown error';
   const title = exceptionTitle(code);

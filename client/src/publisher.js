@@ -145,7 +145,10 @@ export class Publisher extends EventEmitter {
           this._emit(new Event('accessDialogOpened', {}, { cancelable: true }));
         },
       });
-      if (dialogOpen) this._emit(new Event('accessDialogClosed'));
+      if (dialogOpen) {
+        dialogOpen = false;
+        this._emit(new Event('accessDialogClosed'));
+      }
       if (this.#destroyed) {
         media.owned.forEach(stopTrack);
         throw canceled('the publisher was destroyed');

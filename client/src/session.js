@@ -13,7 +13,7 @@ import { Publisher, publisherArgs } from './publisher.js';
 import { RequestError, Signaling } from './signaling.js';
 import { Connection, Stream, isConnectionJSON, isStreamJSON } from './stream.js';
 import { Subscriber } from './subscriber.js';
-import { callbackify, isPlainObject, noop, safeCall } from './util.js';
+import { byteLength, callbackify, isPlainObject, noop, safeCall } from './util.js';
 import { isTarget } from './widget.js';
 
 const log = createLogger('Session');
@@ -41,12 +41,6 @@ const MAX_SIGNAL_TYPE_LENGTH = 128;
 const MAX_SIGNAL_DATA_BYTES = 8192;
 
 const CAPABILITIES = ['publish', 'subscribe', 'forceDisconnect', 'forceUnpublish', 'forceMute'];
-
-const encoder = typeof TextEncoder !== 'undefined' ? new TextEncoder() : null;
-
-function byteLength(text) {
-  return encoder ? encoder.encode(text).length : text.length;
-}
 
 function defer(fn) {
   Promise.resolve().then(fn).catch((err) => log.error(err));
@@ -207,8 +201,11 @@ export class Session extends EventEmitter {
     log.info('connected as', this.connection.connectionId);
     this._emit(new Event('sessionConnected', { connections: [], streams: [] }));
     safeCall(cb, undefined);
-    // The replay (connections, then streams) follows sessionConnected.
-    sig.releaseEvents();
+    // The replay (connections, then streams) follows sessionConnected, one
+    // task later: handlers added once connect.promise() resolves see it too.
+    setTimeout(() => {
+      if (sig === this.#signaling) sig.releaseEvents();
+    }, 0);
   }
 
   #onConnectFailed(sig, err, cb) {
@@ -501,6 +498,7 @@ export class Session extends EventEmitter {
     }
     if (this.#publishers.has(publisher)) {
       log.warn('publish: this publisher is already publishing in this session');
+      defer(() => safeCall(cb, otError(ErrorNames.UNABLE_TO_PUBLISH, 'the publisher is already publishing', 1500)));
       return publisher;
     }
     this.#publishers.add(publisher);

@@ -12,6 +12,7 @@
 //                      reason of a server sessionDisconnected)
 
 import { createLogger } from './log.js';
+import { byteLength } from './util.js';
 
 const log = createLogger('Signaling');
 
@@ -55,12 +56,6 @@ function parseMessage(data) {
     // fall through
   }
   return null;
-}
-
-const encoder = typeof TextEncoder !== 'undefined' ? new TextEncoder() : null;
-
-function byteLength(text) {
-  return encoder ? encoder.encode(text).length : text.length;
 }
 
 function detach(ws) {
@@ -126,6 +121,7 @@ export class Signaling {
     const request = { type: 'connect', id: this.#id(), sessionId, token };
     return this.#handshake(request, 'connected', CONNECT_TIMEOUT_MS, () => this.#state === 'connecting').then(
       (msg) => {
+        if (this.#state !== 'connecting') throw new RequestError('notConnected', 'closed while connecting');
         this.#connectionId = msg.connection.connectionId;
         this.#resumeToken = typeof msg.resumeToken === 'string' ? msg.resumeToken : '';
         this.#state = 'connected';
@@ -274,7 +270,11 @@ export class Signaling {
         () => finish(new RequestError('timeout', `no answer from ${this.#url} in ${timeoutMs} ms`)),
         timeoutMs,
       );
-      const abort = () => finish(new RequestError('notConnected', 'closed while connecting'));
+      const abort = () => {
+        // The server may have admitted us already: leave cleanly.
+        if (ws.readyState === 1) this.#sendOn(ws, JSON.stringify({ type: 'disconnect' }));
+        finish(new RequestError('notConnected', 'closed while connecting'));
+      };
       this.#abortHandshake = abort;
       ws.onopen = () => {
         if (!this.#sendOn(ws, JSON.stringify(request))) {
@@ -321,7 +321,9 @@ export class Signaling {
   // events are held until releaseEvents().
   #install(ws) {
     this.#ws = ws;
-    this.#held = [];
+    // Events still held from before (a link lost right after connecting)
+    // stay first in line.
+    this.#held = this.#held || [];
     ws.onmessage = (e) => this.#onMessage(ws, e);
     ws.onclose = () => {
       if (ws === this.#ws) this.#linkLost('the server closed the link');
@@ -450,6 +452,7 @@ export class Signaling {
     };
     this.#handshake(request, 'resumed', RESUME_TIMEOUT_MS, () => this.#state === 'reconnecting').then(
       (msg) => {
+        if (this.#state !== 'reconnecting') return; // closed meanwhile: close() dropped the link
         if (typeof msg.resumeToken === 'string' && msg.resumeToken) this.#resumeToken = msg.resumeToken;
         this.#endingReason = '';
         this.#state = 'connected';

@@ -468,9 +468,15 @@ export class Subscriber extends EventEmitter {
   }
 
   // _serverClosed: the SFU ended this subscription (subscriberClosed).
+  // After the stream's end it changes nothing: streamDestroyed's default
+  // action (which the app may have prevented) decides about the widget.
   _serverClosed(reason) {
+    if (this.#ended) return;
     const wasConnected = this.#mediaConnected;
     this._streamEnded();
+    // The server ends the subscriptions of a destroyed stream just before
+    // it sends streamDestroyed: leave the widget to that event.
+    if (reason === 'streamDestroyed') return;
     if (wasConnected) this._emit(new Event('disconnected'));
     this._destroy(reason || 'networkDisconnected');
   }

@@ -29,6 +29,13 @@ export function callbackify(promise, callback) {
   return promise;
 }
 
+const encoder = typeof TextEncoder !== 'undefined' ? new TextEncoder() : null;
+
+// byteLength is the UTF-8 size of text (the server's limits are bytes).
+export function byteLength(text) {
+  return encoder ? encoder.encode(text).length : text.length;
+}
+
 export function isPlainObject(value) {
   return value !== null && typeof value === 'object' && !Array.isArray(value) && value.nodeType === undefined;
 }

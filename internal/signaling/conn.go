@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -50,8 +51,12 @@ type conn struct {
 	out chan Message
 
 	// Set once, by connect.
-	sess *session.Session
-	me   *session.Connection
+	sess    *session.Session
+	me      *session.Connection
+	relayed bool // the session's media is peer to peer
+	// ownID is me.ID for readers on the session's goroutines (me is set
+	// after Join returns, without their lock).
+	ownID atomic.Value
 
 	// sink state, guarded by sinkMu (events arrive under the session's
 	// lock, replies from the request loop).
@@ -92,6 +97,11 @@ func newConn(s *Server, remote string) *conn {
 // Send implements session.Sink: it turns a session event into a message
 // for this client. It runs under the session's lock and never blocks.
 func (c *conn) Send(ev session.Event) {
+	// When this client's own stream ends in a relayed session, the peers
+	// it was sending to must hear of it.
+	if ev.Kind == session.EventStreamDestroyed && c.relayed && ev.Stream.ConnectionID == c.ownID.Load() {
+		defer c.endRelays(ev.Stream.ID)
+	}
 	c.sinkMu.Lock()
 	defer c.sinkMu.Unlock()
 	var m Message
@@ -232,11 +242,14 @@ func (c *conn) connect(ctx context.Context, req *Request) *Message {
 	if claims.APIKey != rec.APIKey {
 		return fail(CodeAuthentication, "authentication error: the token belongs to another project")
 	}
+	// Set before joining: events read it from the session's goroutines.
+	c.relayed = rec.MediaMode == session.Relayed
 	sess, me, err := c.srv.Sessions.Join(rec.ID, rec.MediaMode, claims.Role, claims.Data, claims.InitialLayoutClassList, c)
 	if err != nil {
 		return fail(CodeConnectReject, "connect rejected: %v", err)
 	}
 	c.sess, c.me = sess, me
+	c.ownID.Store(me.ID)
 	c.log = c.log.With("session", rec.ID, "connection", me.ID)
 	c.resumeToken = newID()
 	c.srv.register(c)
@@ -380,6 +393,7 @@ func (c *conn) finish() {
 	sess := c.sess
 	c.mu.Unlock()
 	c.srv.unregister(c)
+	c.endRelays("")
 	// A force-disconnected client was already removed; Leave then reports
 	// not-found and emits nothing.
 	_ = sess.Leave(c.me.ID, reason)

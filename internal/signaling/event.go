@@ -66,6 +66,13 @@ type Message struct {
 	SubscriberID string      `json:"subscriberId,omitempty"`
 	Answer       string      `json:"answer,omitempty"`
 	Offer        string      `json:"offer,omitempty"`
+	// relay, relaySubscribe: Relayed marks a subscription whose media
+	// flows peer to peer; Candidate and Restart are relayed ICE messages.
+	Relayed   bool       `json:"relayed,omitempty"`
+	Audio     *bool      `json:"audio,omitempty"`
+	Video     *bool      `json:"video,omitempty"`
+	Candidate *Candidate `json:"candidate,omitempty"`
+	Restart   bool       `json:"restart,omitempty"`
 
 	// destroyed events, sessionDisconnected, subscriberClosed
 	Reason string `json:"reason,omitempty"`

@@ -26,7 +26,15 @@ func (c *conn) handle(ctx context.Context, req *Request) {
 	case "publish":
 		c.publish(ctx, req)
 	case "unpublish":
-		reason := "clientDisconnected"
+		reason := req.Reason
+		switch reason {
+		case "":
+			reason = session.ReasonClientDisconnected
+		case session.ReasonClientDisconnected, session.ReasonMediaStopped:
+		default:
+			c.errorMsg(req.ID, 400, "unpublish reason %q: want clientDisconnected or mediaStopped", reason)
+			return
+		}
 		c.result(req, CodeUnableToPub, c.sess.Unpublish(c.me.ID, req.StreamID, reason))
 	case "updateStream":
 		c.updateStream(req)
@@ -55,7 +63,12 @@ func (c *conn) handle(ctx context.Context, req *Request) {
 		}
 		sub.SetMedia(req.Audio == nil || *req.Audio, req.Video == nil || *req.Video)
 		c.reply(Message{Type: "reply", ID: req.ID, SubscriberID: req.SubscriberID})
+	case "relay":
+		c.forwardRelay(req)
 	case "unsubscribe":
+		if c.unsubscribeRelayed(req) {
+			return
+		}
 		c.mu.Lock()
 		sub := c.subscribers[req.SubscriberID]
 		delete(c.subscribers, req.SubscriberID)
@@ -121,7 +134,8 @@ func (c *conn) publish(ctx context.Context, req *Request) {
 		c.errorMsg(req.ID, CodeUnableToPub, "unable to publish: role %s cannot publish", c.me.Role)
 		return
 	}
-	if req.Stream == nil || req.Offer == "" {
+	relayed := c.sess.MediaMode() == session.Relayed
+	if req.Stream == nil || (req.Offer == "" && !relayed) {
 		c.errorMsg(req.ID, CodeInvalidParam, "publish needs stream and offer")
 		return
 	}
@@ -132,6 +146,10 @@ func (c *conn) publish(ctx context.Context, req *Request) {
 	}
 	if d := req.Stream.VideoDimensions; d != nil {
 		spec.VideoDimensions = session.VideoDimensions{Width: d.Width, Height: d.Height}
+	}
+	if relayed {
+		c.publishRelayed(req, spec)
+		return
 	}
 	nctx, cancel := context.WithTimeout(ctx, negotiateTimeout)
 	defer cancel()
@@ -195,6 +213,10 @@ func (c *conn) subscribe(ctx context.Context, req *Request) {
 		c.result(req, CodeSubscribe, err)
 		return
 	}
+	if c.sess.MediaMode() == session.Relayed {
+		c.subscribeRelayed(req)
+		return
+	}
 	id := newID()
 	nctx, cancel := context.WithTimeout(ctx, negotiateTimeout)
 	defer cancel()
@@ -205,7 +227,11 @@ func (c *conn) subscribe(ctx context.Context, req *Request) {
 			c.mu.Lock()
 			delete(c.subscribers, id)
 			c.mu.Unlock()
-			c.reply(Message{Type: "subscriberClosed", SubscriberID: id, StreamID: req.StreamID, Reason: reason})
+			// A stream's end reaches the client as streamDestroyed; only a
+			// subscription failing on its own needs telling.
+			if reason != "streamDestroyed" {
+				c.reply(Message{Type: "subscriberClosed", SubscriberID: id, StreamID: req.StreamID, Reason: reason})
+			}
 		},
 	})
 	if err != nil {

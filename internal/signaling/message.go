@@ -37,6 +37,9 @@ type Request struct {
 
 	// unpublish, updateStream, subscribe, forceUnpublish, forceMuteStream
 	StreamID string `json:"streamId,omitempty"`
+	// unpublish: why the stream ends (clientDisconnected by default;
+	// mediaStopped when the camera or screen capture stopped).
+	Reason string `json:"reason,omitempty"`
 	// updateStream
 	Property string          `json:"property,omitempty"`
 	Value    json.RawMessage `json:"value,omitempty"`
@@ -47,6 +50,12 @@ type Request struct {
 	// answer, setMedia, unsubscribe, restartIce
 	SubscriberID string `json:"subscriberId,omitempty"`
 	SDP          string `json:"sdp,omitempty"`
+
+	// relay (relayed sessions): one of an offer (Offer), an answer
+	// (Answer), a candidate (Candidate) or an ICE-restart request
+	// (Restart), for the peer connection of SubscriberID.
+	Answer  string `json:"answer,omitempty"`
+	Restart bool   `json:"restart,omitempty"`
 
 	// candidate: PC is a stream id (publisher) or a subscriber id.
 	PC        string     `json:"pc,omitempty"`
@@ -93,7 +102,7 @@ var requestTypes = map[string]bool{
 	"connect": true, "resume": true, "disconnect": true, "ping": true,
 	"publish": true, "unpublish": true, "updateStream": true,
 	"subscribe": true, "answer": true, "setMedia": true, "unsubscribe": true, "restartIce": true,
-	"candidate": true, "signal": true,
+	"candidate": true, "relay": true, "signal": true,
 	"forceDisconnect": true, "forceUnpublish": true, "forceMuteStream": true, "forceMuteAll": true, "disableForceMute": true,
 }
 

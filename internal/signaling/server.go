@@ -46,6 +46,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	live   map[string]*conn // by connection id
+	relays relays
 	conns  sync.WaitGroup
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -147,6 +148,13 @@ func (s *Server) register(c *conn) {
 	s.mu.Lock()
 	s.live[c.me.ID] = c
 	s.mu.Unlock()
+}
+
+// connByID returns the live connection with that id on this node.
+func (s *Server) connByID(id string) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live[id]
 }
 
 func (s *Server) unregister(c *conn) {
