@@ -1,5 +1,5 @@
 // Command parley is the Parley server and its tools: serve, project,
-// session, token and version.
+// webhook, session, token and version.
 package main
 
 import (
@@ -21,6 +21,11 @@ usage:
   parley project create [--name N]     add a project (prints its API key and secret)
   parley project list                  list projects
   parley project show API_KEY          show a project and its secret
+  parley webhook add URL               send the project's session events to URL (prints its secret)
+  parley webhook list                  list the project's webhooks
+  parley webhook remove ID             remove a webhook
+  parley webhook log [ID]              show recent delivery attempts, newest first
+                                       (webhook: --data, --api-key to pick the project, default the first)
   parley session create [flags]        create a session through the REST API
   parley token --session-id ID [flags] mint a client token
   parley version                       print the version
@@ -49,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serve(ctx, rest, stdout, stderr, getenv)
 	case "project":
 		return projectCmd(ctx, rest, stdout, stderr, getenv)
+	case "webhook":
+		return webhookCmd(ctx, rest, stdout, stderr, getenv)
 	case "session":
 		return sessionCmd(ctx, rest, stdout, stderr, getenv)
 	case "token":

@@ -62,6 +62,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	r := router{mux: mux, methods: map[string][]string{}}
 	r.handle("POST", "/session/create", a.authed(a.createSession))
 	a.controlRoutes(&r)
+	a.callbackRoutes(&r)
 	r.finish()
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/store/sqlite"
 	"github.com/parleyhq/parley/internal/web"
+	"github.com/parleyhq/parley/internal/webhook"
 )
 
 // Node is one running Parley server.
@@ -40,6 +41,7 @@ type Node struct {
 	ln    net.Listener
 	sfu   *sfu.SFU
 	sig   *signaling.Server
+	hooks *webhook.Dispatcher
 	// Sessions are the live sessions of this node.
 	Sessions *session.Registry
 	// Project is the project ensured at start: the one from --api-key, or
@@ -81,7 +83,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		st.Close()
 		return nil, err
 	}
-	n.Sessions = session.NewRegistry(session.Options{OnCreate: signaling.ObserveSessions(n.sfu)})
+	// Both observers see every event of every session: the SFU closer and
+	// the session monitoring webhooks.
+	n.hooks = webhook.New(st, webhook.Options{Log: log})
+	observeMedia := signaling.ObserveSessions(n.sfu)
+	n.Sessions = session.NewRegistry(session.Options{OnCreate: func(s *session.Session) {
+		observeMedia(s)
+		n.hooks.Observe(s)
+	}})
 	n.sig = &signaling.Server{Store: st, Sessions: n.Sessions, SFU: n.sfu, Log: log}
 
 	sdk, err := browsersdk.BuildEmbedded(version)
@@ -92,7 +101,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.hooks)
 	auth := &project.Authenticator{Lookup: st.Project}
 	rest := api.New(st, auth, log, reg)
 	rest.Sessions = n.Sessions
@@ -213,11 +222,14 @@ func (n *Node) PrintBanner(w io.Writer, version string) {
 
 // Run serves until ctx ends, then shuts down gracefully: HTTP stops
 // taking requests, signaling connections close (their clients see
-// networkDisconnected and may reconnect elsewhere), media stops, and the
-// store closes.
+// networkDisconnected and may reconnect elsewhere), webhook deliveries
+// still queued are abandoned, media stops, and the store closes.
 func (n *Node) Run(ctx context.Context) error {
 	err := n.web.Serve(ctx, n.ln, n.cfg.ShutdownTimeout)
 	n.sig.Close()
+	// After signaling, whose goodbyes queue the last events; before the
+	// store, which records the attempts Close interrupts.
+	n.hooks.Close()
 	return errors.Join(err, n.sfu.Close(), n.store.Close())
 }
 

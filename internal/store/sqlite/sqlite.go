@@ -78,6 +78,35 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_api_key ON sessions(api_key, created_at);
 `,
+	// Webhooks and the log of their delivery attempts. Deliveries are
+	// numbered by AUTOINCREMENT so that ids never go back, which is what
+	// "newest first" and pruning rely on.
+	2: `
+CREATE TABLE webhooks (
+	id          TEXT PRIMARY KEY,
+	api_key     TEXT NOT NULL REFERENCES projects(api_key),
+	event_group TEXT NOT NULL,
+	url         TEXT NOT NULL,
+	secret      TEXT NOT NULL,
+	created_at  INTEGER NOT NULL,
+	UNIQUE (api_key, event_group)
+);
+CREATE TABLE webhook_deliveries (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	webhook_id  TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+	api_key     TEXT NOT NULL,
+	event_id    TEXT NOT NULL,
+	event       TEXT NOT NULL,
+	session_id  TEXT NOT NULL,
+	attempt     INTEGER NOT NULL,
+	status      INTEGER NOT NULL,
+	error       TEXT NOT NULL DEFAULT '',
+	at          INTEGER NOT NULL,
+	duration_us INTEGER NOT NULL
+);
+CREATE INDEX webhook_deliveries_api_key ON webhook_deliveries(api_key, id);
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_id, id);
+`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -122,6 +151,10 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 
 func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func isForeignKey(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
 }
 
 // CreateProject implements store.Store.
@@ -209,4 +242,122 @@ func (s *Store) CountSessions(ctx context.Context, apiKey string) (int, error) {
 	var n int
 	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE ? = '' OR api_key = ?`, apiKey, apiKey).Scan(&n)
 	return n, err
+}
+
+// CreateWebhook implements store.Store.
+func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO webhooks(id, api_key, event_group, url, secret, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, w.ID, w.APIKey, w.Group, w.URL, w.Secret, w.CreatedAt.UnixMilli())
+	switch {
+	case isUnique(err):
+		return fmt.Errorf("webhook %s of project %s: %w", w.Group, w.APIKey, store.ErrExists)
+	case isForeignKey(err):
+		return fmt.Errorf("project %s: %w", w.APIKey, store.ErrNotFound)
+	}
+	return err
+}
+
+const webhookColumns = `id, api_key, event_group, url, secret, created_at`
+
+func scanWebhook(sc interface{ Scan(...any) error }) (store.Webhook, error) {
+	var w store.Webhook
+	var created int64
+	err := sc.Scan(&w.ID, &w.APIKey, &w.Group, &w.URL, &w.Secret, &created)
+	w.CreatedAt = time.UnixMilli(created)
+	return w, err
+}
+
+// Webhook implements store.Store.
+func (s *Store) Webhook(ctx context.Context, id string) (store.Webhook, error) {
+	w, err := scanWebhook(s.r.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return w, fmt.Errorf("webhook %s: %w", id, store.ErrNotFound)
+	}
+	return w, err
+}
+
+// Webhooks implements store.Store.
+func (s *Store) Webhooks(ctx context.Context, apiKey string) ([]store.Webhook, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE api_key = ?
+		ORDER BY created_at, id`, apiKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Webhook
+	for rows.Next() {
+		w, err := scanWebhook(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// DeleteWebhook implements store.Store. The delivery log of the webhook
+// goes with it (ON DELETE CASCADE).
+func (s *Store) DeleteWebhook(ctx context.Context, apiKey, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ? AND api_key = ?`, id, apiKey)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("webhook %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AddDelivery implements store.Store.
+func (s *Store) AddDelivery(ctx context.Context, d store.Delivery) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `INSERT INTO webhook_deliveries(webhook_id, api_key, event_id, event,
+		session_id, attempt, status, error, at, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.WebhookID, d.APIKey, d.EventID, d.Event, d.SessionID, d.Attempt, d.Status, d.Error,
+		d.At.UnixMilli(), d.Duration.Microseconds())
+	if isForeignKey(err) {
+		return 0, fmt.Errorf("webhook %s: %w", d.WebhookID, store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// PruneDeliveries implements store.Store.
+func (s *Store) PruneDeliveries(ctx context.Context, apiKey string, keep int) error {
+	// The subquery finds the newest attempt beyond the keep most recent
+	// ones; with fewer attempts it is NULL and nothing goes.
+	_, err := s.w.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE api_key = ? AND id <= (
+		SELECT id FROM webhook_deliveries WHERE api_key = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+		apiKey, apiKey, max(keep, 0))
+	return err
+}
+
+// Deliveries implements store.Store.
+func (s *Store) Deliveries(ctx context.Context, apiKey, webhookID string, limit int) ([]store.Delivery, error) {
+	if limit <= 0 {
+		limit = -1 // no limit, in SQLite's terms
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, webhook_id, api_key, event_id, event, session_id, attempt,
+		status, error, at, duration_us FROM webhook_deliveries
+		WHERE api_key = ? AND (? = '' OR webhook_id = ?) ORDER BY id DESC LIMIT ?`,
+		apiKey, webhookID, webhookID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Delivery
+	for rows.Next() {
+		var d store.Delivery
+		var at, us int64
+		if err := rows.Scan(&d.ID, &d.WebhookID, &d.APIKey, &d.EventID, &d.Event, &d.SessionID, &d.Attempt,
+			&d.Status, &d.Error, &at, &us); err != nil {
+			return nil, err
+		}
+		d.At, d.Duration = time.UnixMilli(at), time.Duration(us)*time.Microsecond
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
