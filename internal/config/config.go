@@ -34,8 +34,20 @@ type Config struct {
 	RTCUDPPort int `yaml:"rtc_udp_port"`
 	// RTCTCPPort is the ICE-TCP fallback port (0 = any).
 	RTCTCPPort int `yaml:"rtc_tcp_port"`
-	// TURNPort is the embedded TURN server's port (0 = any).
+	// TURNPort is the embedded TURN server's port, UDP and TCP alike
+	// (0 = any).
 	TURNPort int `yaml:"turn_port"`
+	// TURNTLSPort is the TURN-over-TLS (turns:) port, served only when
+	// TURNCert and TURNKey are set (0 = any, -1 = off).
+	TURNTLSPort int `yaml:"turn_tls_port"`
+	// TURNCert and TURNKey are the PEM files of the turns: certificate.
+	TURNCert string `yaml:"turn_cert"`
+	TURNKey  string `yaml:"turn_key"`
+	// TURNSecret is the shared secret TURN credentials are derived from;
+	// empty means one generated on first start and kept in the data folder.
+	TURNSecret string `yaml:"turn_secret"`
+	// TURNTTL is how long the TURN credentials given to a client stay valid.
+	TURNTTL time.Duration `yaml:"turn_ttl"`
 	// PublicIP is the address announced in ICE candidates; empty means the
 	// addresses of the local interfaces.
 	PublicIP string `yaml:"public_ip"`
@@ -56,6 +68,8 @@ func Default() Config {
 		RTCUDPPort:      7882,
 		RTCTCPPort:      7881,
 		TURNPort:        3478,
+		TURNTLSPort:     5349,
+		TURNTTL:         24 * time.Hour,
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 10 * time.Second,
@@ -79,7 +93,12 @@ func (c *Config) fields() []field {
 		{flag: "public-url", env: "PARLEY_PUBLIC_URL", usage: "base URL clients use to reach this node", str: &c.PublicURL},
 		{flag: "rtc-udp-port", env: "PARLEY_RTC_UDP_PORT", usage: "UDP port shared by all ICE traffic (0 = any)", num: &c.RTCUDPPort},
 		{flag: "rtc-tcp-port", env: "PARLEY_RTC_TCP_PORT", usage: "ICE-TCP fallback port (0 = any)", num: &c.RTCTCPPort},
-		{flag: "turn-port", env: "PARLEY_TURN_PORT", usage: "embedded TURN port (0 = any)", num: &c.TURNPort},
+		{flag: "turn-port", env: "PARLEY_TURN_PORT", usage: "embedded TURN port, UDP and TCP (0 = any)", num: &c.TURNPort},
+		{flag: "turn-tls-port", env: "PARLEY_TURN_TLS_PORT", usage: "TURN over TLS port, with --turn-cert and --turn-key (0 = any, -1 = off)", num: &c.TURNTLSPort},
+		{flag: "turn-cert", env: "PARLEY_TURN_CERT", usage: "PEM certificate (chain) for TURN over TLS", str: &c.TURNCert},
+		{flag: "turn-key", env: "PARLEY_TURN_KEY", usage: "PEM private key for TURN over TLS", str: &c.TURNKey},
+		{flag: "turn-secret", env: "PARLEY_TURN_SECRET", usage: "shared secret of TURN credentials (empty = generated, kept in the data folder)", str: &c.TURNSecret},
+		{flag: "turn-ttl", env: "PARLEY_TURN_TTL", usage: "how long TURN credentials given to a client stay valid", dur: &c.TURNTTL},
 		{flag: "public-ip", env: "PARLEY_PUBLIC_IP", usage: "IP address announced in ICE candidates", str: &c.PublicIP},
 		{flag: "log-level", env: "PARLEY_LOG_LEVEL", usage: "debug, info, warn or error", str: &c.LogLevel},
 		{flag: "log-format", env: "PARLEY_LOG_FORMAT", usage: "text or json", str: &c.LogFormat},
@@ -199,6 +218,22 @@ func (c Config) Validate() error {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("%s %d is not a port", name, p)
 		}
+	}
+	if c.TURNTLSPort < -1 || c.TURNTLSPort > 65535 {
+		return fmt.Errorf("turn-tls-port %d is not a port (-1 turns TLS off)", c.TURNTLSPort)
+	}
+	if (c.TURNCert == "") != (c.TURNKey == "") {
+		return errors.New("turn-cert and turn-key must be given together")
+	}
+	if c.TURNCert != "" && c.TURNTLSPort >= 0 && c.TURNTLSPort == c.TURNPort && c.TURNPort != 0 {
+		// TCP on the TURN port is plain TURN already.
+		return fmt.Errorf("turn-tls-port %d must differ from turn-port", c.TURNTLSPort)
+	}
+	if c.TURNSecret != "" && len(c.TURNSecret) < 16 {
+		return errors.New("turn-secret must be at least 16 characters")
+	}
+	if c.TURNTTL < time.Minute {
+		return fmt.Errorf("turn-ttl %v: want at least a minute", c.TURNTTL)
 	}
 	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
 		return fmt.Errorf("public-ip %q is not an IP address", c.PublicIP)

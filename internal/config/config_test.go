@@ -39,6 +39,36 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
+func TestTURN(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "parley.yaml")
+	os.WriteFile(file, []byte("turn_tls_port: 443\nturn_cert: /file.crt\nturn_key: /file.key\nturn_ttl: 2h\n"), 0o600)
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want func(Config) bool
+	}{
+		{"defaults", nil, nil, func(c Config) bool {
+			return c.TURNPort == 3478 && c.TURNTLSPort == 5349 && c.TURNCert == "" && c.TURNSecret == "" && c.TURNTTL == 24*time.Hour
+		}},
+		{"file", []string{"--config", file}, nil, func(c Config) bool {
+			return c.TURNTLSPort == 443 && c.TURNCert == "/file.crt" && c.TURNKey == "/file.key" && c.TURNTTL == 2*time.Hour
+		}},
+		{"environment over file", []string{"--config", file}, map[string]string{"PARLEY_TURN_TLS_PORT": "-1", "PARLEY_TURN_SECRET": "0123456789abcdef", "PARLEY_TURN_CERT": "/env.crt", "PARLEY_TURN_KEY": "/env.key"}, func(c Config) bool {
+			return c.TURNTLSPort == -1 && c.TURNSecret == "0123456789abcdef" && c.TURNCert == "/env.crt" && c.TURNKey == "/env.key"
+		}},
+		{"flags over environment", []string{"--turn-tls-port", "0", "--turn-ttl", "1h", "--turn-secret", "flag-secret-0123456"}, map[string]string{"PARLEY_TURN_TLS_PORT": "-1", "PARLEY_TURN_SECRET": "0123456789abcdef"}, func(c Config) bool {
+			return c.TURNTLSPort == 0 && c.TURNTTL == time.Hour && c.TURNSecret == "flag-secret-0123456"
+		}},
+	} {
+		c, err := Load("serve", tc.args, env(tc.env))
+		if err != nil || !tc.want(c) {
+			t.Errorf("%s: %+v, %v", tc.name, c, err)
+		}
+	}
+}
+
 func TestRejected(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
@@ -53,6 +83,13 @@ func TestRejected(t *testing.T) {
 		{"key too big", []string{"--api-key", "99999999999", "--api-secret", "0123456789abcdef"}, nil},
 		{"short secret", []string{"--api-key", "123", "--api-secret", "short"}, nil},
 		{"bad port", []string{"--turn-port", "70000"}, nil},
+		{"bad tls port", []string{"--turn-tls-port", "-2"}, nil},
+		{"cert without key", []string{"--turn-cert", "c.pem"}, nil},
+		{"key without cert", nil, map[string]string{"PARLEY_TURN_KEY": "k.pem"}},
+		{"tls on the turn port", []string{"--turn-cert", "c.pem", "--turn-key", "k.pem", "--turn-tls-port", "3478"}, nil},
+		{"short turn secret", []string{"--turn-secret", "short"}, nil},
+		{"tiny turn ttl", []string{"--turn-ttl", "10s"}, nil},
+		{"bad turn ttl", nil, map[string]string{"PARLEY_TURN_TTL": "a day"}},
 		{"bad env number", nil, map[string]string{"PARLEY_RTC_UDP_PORT": "x"}},
 		{"bad ip", []string{"--public-ip", "example"}, nil},
 		{"bad level", []string{"--log-level", "loud"}, nil},

@@ -28,6 +28,7 @@ import (
 	"github.com/parleyhq/parley/internal/signaling"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/store/sqlite"
+	"github.com/parleyhq/parley/internal/turn"
 	"github.com/parleyhq/parley/internal/web"
 	"github.com/parleyhq/parley/internal/webhook"
 )
@@ -40,6 +41,7 @@ type Node struct {
 	web   *web.Server
 	ln    net.Listener
 	sfu   *sfu.SFU
+	turn  *turn.Server
 	sig   *signaling.Server
 	hooks *webhook.Dispatcher
 	// Sessions are the live sessions of this node.
@@ -83,6 +85,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		st.Close()
 		return nil, err
 	}
+	n.turn, err = turn.New(turn.Config{
+		Port: cfg.TURNPort, TLSPort: cfg.TURNTLSPort, CertFile: cfg.TURNCert, KeyFile: cfg.TURNKey,
+		Secret: cfg.TURNSecret, SecretFile: filepath.Join(cfg.Data, "turn.secret"), TTL: cfg.TURNTTL,
+		PublicIP: cfg.PublicIP, ListenAddr: cfg.Addr, PublicURL: cfg.PublicURL, Log: log,
+	})
+	if err != nil {
+		n.sfu.Close()
+		st.Close()
+		return nil, err
+	}
 	// Both observers see every event of every session: the SFU closer and
 	// the session monitoring webhooks.
 	n.hooks = webhook.New(st, webhook.Options{Log: log})
@@ -91,10 +103,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		observeMedia(s)
 		n.hooks.Observe(s)
 	}})
-	n.sig = &signaling.Server{Store: st, Sessions: n.Sessions, SFU: n.sfu, Log: log}
+	n.sig = &signaling.Server{Store: st, Sessions: n.Sessions, SFU: n.sfu, Log: log, ICEServers: iceServers(n.turn)}
 
 	sdk, err := browsersdk.BuildEmbedded(version)
 	if err != nil {
+		n.turn.Close()
 		n.sfu.Close()
 		st.Close()
 		return nil, err
@@ -117,6 +130,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 
 	n.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		n.turn.Close()
 		n.sfu.Close()
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -206,6 +220,11 @@ func (n *Node) PrintBanner(w io.Writer, version string) {
 		fmt.Fprintf(w, ", tcp %d", a.(*net.TCPAddr).Port)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  TURN                       %s udp %d, tcp %d", n.turn.Host(), n.turn.UDPAddr().Port, n.turn.TCPAddr().Port)
+	if a := n.turn.TLSAddr(); a != nil {
+		fmt.Fprintf(w, ", tls %d", a.Port)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  health                     %s/healthz\n", u)
 	fmt.Fprintf(w, "  metrics                    %s/metrics\n", u)
 	fmt.Fprintf(w, "  data folder                %s\n", n.cfg.Data)
@@ -223,14 +242,26 @@ func (n *Node) PrintBanner(w io.Writer, version string) {
 // Run serves until ctx ends, then shuts down gracefully: HTTP stops
 // taking requests, signaling connections close (their clients see
 // networkDisconnected and may reconnect elsewhere), webhook deliveries
-// still queued are abandoned, media stops, and the store closes.
+// still queued are abandoned, TURN relays and media stop, and the store
+// closes.
 func (n *Node) Run(ctx context.Context) error {
 	err := n.web.Serve(ctx, n.ln, n.cfg.ShutdownTimeout)
 	n.sig.Close()
 	// After signaling, whose goodbyes queue the last events; before the
 	// store, which records the attempts Close interrupts.
 	n.hooks.Close()
-	return errors.Join(err, n.sfu.Close(), n.store.Close())
+	return errors.Join(err, n.turn.Close(), n.sfu.Close(), n.store.Close())
+}
+
+// iceServers tells each new connection to use the node's TURN server.
+func iceServers(t *turn.Server) func(string) []signaling.ICEServer {
+	return func(connectionID string) []signaling.ICEServer {
+		var out []signaling.ICEServer
+		for _, s := range t.ICEServers(connectionID) {
+			out = append(out, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		}
+		return out
+	}
 }
 
 // SFU is the node's media plane.

@@ -17,7 +17,7 @@ func BenchmarkCreateSession(b *testing.B) {
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Data = filepath.Join(b.TempDir(), "data")
-	cfg.RTCUDPPort, cfg.RTCTCPPort = 0, 0
+	cfg.RTCUDPPort, cfg.RTCTCPPort, cfg.TURNPort = 0, 0, 0
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := New(ctx, cfg, slog.New(slog.DiscardHandler), "bench")
 	if err != nil {

@@ -46,6 +46,7 @@ type Client struct {
 	cutting     atomic.Bool   // the link is being replaced: keep events open
 	loopDone    chan struct{} // closed when the current read loop exits
 	api         *webrtc.API
+	relayOnly   bool
 	ctx         context.Context
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
@@ -67,6 +68,11 @@ type Options struct {
 	// Events is the capacity of the event channel (default 4096); events
 	// beyond it are dropped rather than stalling the client.
 	Events int
+	// RelayOnly makes every peer connection use the ICE servers the
+	// server announced with ICETransportPolicy relay: media flows through
+	// TURN only, as for a client behind a firewall that lets nothing else
+	// out. Without it the announced servers are not used.
+	RelayOnly bool
 }
 
 // Connect joins session sessionID on the server at baseURL (http or
@@ -83,7 +89,8 @@ func Connect(ctx context.Context, baseURL, sessionID, token string, o Options) (
 		o.Events = 4096
 	}
 	c.events = make(chan Event, o.Events)
-	api, err := newAPI()
+	c.relayOnly = o.RelayOnly
+	api, err := newAPI(o.RelayOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +206,19 @@ func (e *Error) Error() string { return fmt.Sprintf("rtcclient: %d: %s", e.Code,
 // ErrClosed is returned after the connection ended.
 var ErrClosed = errors.New("rtcclient: connection closed")
 
-func newAPI() (*webrtc.API, error) {
+// peerConfig is the configuration of the client's peer connections.
+func (c *Client) peerConfig() webrtc.Configuration {
+	if !c.relayOnly {
+		return webrtc.Configuration{}
+	}
+	cfg := webrtc.Configuration{ICETransportPolicy: webrtc.ICETransportPolicyRelay}
+	for _, s := range c.ICEServers {
+		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return cfg
+}
+
+func newAPI(relayOnly bool) (*webrtc.API, error) {
 	m, err := sfu.NewMediaEngine()
 	if err != nil {
 		return nil, err
@@ -212,6 +231,12 @@ func newAPI() (*webrtc.API, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
+	if relayOnly {
+		// Pion dials the SFU's passive ICE-TCP candidates from host
+		// addresses whatever the transport policy says; a relay-only
+		// client must not reach the SFU that way.
+		se.DisableActiveTCP(true)
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
 }
 

@@ -98,7 +98,7 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 	if o.PacketBytes == 0 {
 		o.PacketBytes = 1100
 	}
-	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := c.api.NewPeerConnection(c.peerConfig())
 	if err != nil {
 		return nil, err
 	}

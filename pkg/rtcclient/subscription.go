@@ -137,7 +137,7 @@ func (c *Client) Subscribe(ctx context.Context, streamID string, o SubscribeOpti
 	if err != nil {
 		return nil, err
 	}
-	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := c.api.NewPeerConnection(c.peerConfig())
 	if err != nil {
 		return nil, err
 	}
