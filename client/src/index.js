@@ -19,6 +19,7 @@
 //   publisher.js   Publisher and OT.initPublisher
 //   subscriber.js  Subscriber, OT.unblockAudio, audio output device
 //   peer.js        RTCPeerConnection helpers: ICE config, gathering, trickle, stats
+//   relay.js       relayed sessions: the peer-to-peer negotiation of both ends
 //   media.js       capture, OT.getUserMedia, devices, codecs, audio level meter
 //   widget.js      the default UI (div.OT_publisher / div.OT_subscriber)
 //   util.js        safe callbacks

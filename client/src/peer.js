@@ -65,16 +65,20 @@ export function waitForGathering(pc, timeoutMs = GATHERING_TIMEOUT_MS) {
 }
 
 // waitForConnected resolves when the peer connection is connected and
-// rejects when it fails, closes or takes longer than timeoutMs.
-export function waitForConnected(pc, timeoutMs) {
+// rejects when it fails, closes, takes longer than timeoutMs or signal
+// (an optional AbortSignal) aborts, with the abort's reason.
+export function waitForConnected(pc, timeoutMs, signal) {
   if (pc.connectionState === 'connected') return Promise.resolve();
+  if (signal && signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const finish = (error) => {
       clearTimeout(timer);
       pc.removeEventListener('connectionstatechange', check);
+      if (signal) signal.removeEventListener('abort', onAbort);
       if (error) reject(error);
       else resolve();
     };
+    const onAbort = () => finish(signal.reason || new Error('aborted'));
     const check = () => {
       const state = pc.connectionState;
       if (state === 'connected') finish();
@@ -82,6 +86,7 @@ export function waitForConnected(pc, timeoutMs) {
     };
     const timer = setTimeout(() => finish(new Error(`the media connection did not connect in ${timeoutMs} ms`)), timeoutMs);
     pc.addEventListener('connectionstatechange', check);
+    if (signal) signal.addEventListener('abort', onAbort);
   });
 }
 

@@ -1,7 +1,9 @@
 // Publisher: local media (camera, microphone, screen or the app's tracks)
 // shown in a widget, and once Session.publish() is called, one send-only
 // RTCPeerConnection to the SFU. The client offers; the server answers
-// (docs/protocol.md, "Publishing").
+// (docs/protocol.md, "Publishing"). In a relayed session there is no SFU:
+// the publisher opens one send-only peer connection per subscriber
+// instead (relay.js).
 
 import { Event, EventEmitter } from './events.js';
 import { ErrorNames, OTError, errorFromRequest, otError } from './errors.js';
@@ -26,6 +28,7 @@ import {
   selectedPairsOnly,
   waitForGathering,
 } from './peer.js';
+import { RelaySender } from './relay.js';
 import { callbackify, isPlainObject, noop, safeCall } from './util.js';
 import { Widget, isTarget } from './widget.js';
 
@@ -346,12 +349,18 @@ export class Publisher extends EventEmitter {
       sent: {},
       restarting: false,
       lastRestart: 0,
+      relayed: false,
+      peers: new Map(), // relayed: subscriberId → RelaySender
     };
     this.#pub = pub;
     this.session = session;
     try {
       await this.#media;
       this.#check(pub);
+      if (link.relayed()) {
+        await this.#publishRelayed(pub, link);
+        return;
+      }
       const pc = createPeerConnection(link.rtcConfiguration());
       pub.pc = pc;
       pub.trickler = new CandidateTrickler(pc, (id, candidate) => link.notify('candidate', { pc: id, candidate }));
@@ -388,17 +397,104 @@ export class Publisher extends EventEmitter {
       pub.trickler.setId(streamId);
       await pc.setRemoteDescription({ type: 'answer', sdp: reply.answer });
       this.#check(pub);
-      const stream = link.streamById(streamId) || link.addOwnStream(streamId, spec);
-      this._onOwnStream(stream);
-      // Changes made while the offer was in flight.
-      const desired = this.#desiredProperties();
-      for (const property of ['hasAudio', 'hasVideo']) this.#syncProperty(property, desired[property]).catch(noop);
-      if (desired.videoDimensions) this.#syncProperty('videoDimensions', desired.videoDimensions).catch(noop);
+      this.#published(pub, spec);
     } catch (err) {
       if (this.#pub === pub) this.#dropPublication(pub);
       if (err instanceof OTError) throw err;
       throw otError(ErrorNames.UNABLE_TO_PUBLISH, `unable to publish: ${(err && err.message) || err}`, 1500);
     }
+  }
+
+  // #publishRelayed announces the stream of a relayed session: no offer
+  // goes with it; peer connections open as subscribers come
+  // (relaySubscribe).
+  async #publishRelayed(pub, link) {
+    const spec = this.#streamSpec();
+    let reply;
+    try {
+      reply = await link.request('publish', { stream: spec });
+    } catch (err) {
+      throw errorFromRequest(err, PUBLISH_ERRORS, PUBLISH_FALLBACK);
+    }
+    const streamId = reply && typeof reply.streamId === 'string' ? reply.streamId : '';
+    if (!streamId || reply.relayed !== true) {
+      if (streamId) link.request('unpublish', { streamId }).catch(noop);
+      throw otError(ErrorNames.UNEXPECTED_SERVER_RESPONSE, 'the publish reply has no streamId or is not relayed', 1500);
+    }
+    if (this.#pub !== pub || this.#destroyed) {
+      link.request('unpublish', { streamId }).catch(noop);
+      throw canceled('publishing was canceled');
+    }
+    pub.relayed = true;
+    pub.streamId = streamId;
+    pub.sent = { hasAudio: spec.hasAudio, hasVideo: spec.hasVideo, videoDimensions: spec.videoDimensions };
+    this.#published(pub, spec);
+    // Subscribers that asked before the reply was read.
+    for (const request of link.takeEarlyRelaySubscribes(streamId)) this._relaySubscribe(request);
+  }
+
+  // #published: the stream exists. Changes made while it was being set up
+  // are sent now.
+  #published(pub, spec) {
+    const stream = pub.link.streamById(pub.streamId) || pub.link.addOwnStream(pub.streamId, spec);
+    this._onOwnStream(stream);
+    const desired = this.#desiredProperties();
+    for (const property of ['hasAudio', 'hasVideo']) this.#syncProperty(property, desired[property]).catch(noop);
+    if (desired.videoDimensions) this.#syncProperty('videoDimensions', desired.videoDimensions).catch(noop);
+  }
+
+  // _relaySubscribe: a subscriber of this relayed stream wants media
+  // ({subscriberId, connectionId, audio, video}); a peer connection to it
+  // opens and offers.
+  _relaySubscribe(request) {
+    const pub = this.#pub;
+    if (!pub || !pub.relayed || this.#destroyed) {
+      log.debug('relaySubscribe for a stream that is not being published relayed');
+      return;
+    }
+    if (pub.peers.has(request.subscriberId)) {
+      log.debug('relaySubscribe repeated for', request.subscriberId);
+      return;
+    }
+    let sender;
+    try {
+      sender = new RelaySender(pub.link, request, {
+        audioTrack: this.#audioTrack,
+        videoTrack: this.#videoTrack,
+        mediaStream: this.#mediaStream,
+      });
+    } catch (err) {
+      log.warn(`cannot open a peer connection to subscriber ${request.subscriberId}:`, (err && err.message) || err);
+      return;
+    }
+    pub.peers.set(request.subscriberId, sender);
+    sender.start();
+  }
+
+  // _hasRelayPeer tells whether this publisher sends to subscriberId.
+  _hasRelayPeer(subscriberId) {
+    return Boolean(this.#pub && this.#pub.peers.has(subscriberId));
+  }
+
+  // _onRelay: the subscriber's answer, candidate or restart request.
+  _onRelay(relay) {
+    const sender = this.#pub && this.#pub.peers.get(relay.subscriberId);
+    if (sender) sender.handle(relay);
+  }
+
+  // _relayUnsubscribe: the subscriber left; its peer connection closes.
+  _relayUnsubscribe(subscriberId) {
+    const pub = this.#pub;
+    const sender = pub && pub.peers.get(subscriberId);
+    if (!sender) return;
+    pub.peers.delete(subscriberId);
+    sender.close();
+  }
+
+  #closePeers(pub) {
+    closePeerConnection(pub.pc);
+    for (const sender of pub.peers.values()) sender.close();
+    pub.peers.clear();
   }
 
   #check(pub) {
@@ -409,7 +505,7 @@ export class Publisher extends EventEmitter {
   // has) a stream, without events.
   #dropPublication(pub) {
     if (this.#pub === pub) this.#pub = null;
-    closePeerConnection(pub.pc);
+    this.#closePeers(pub);
     if (pub.streamId) pub.link.request('unpublish', { streamId: pub.streamId }).catch(noop);
     pub.link.publisherGone(this);
     if (this.session === pub.session) this.session = undefined;
@@ -438,9 +534,12 @@ export class Publisher extends EventEmitter {
     if (!pub) return;
     this.#pub = null;
     if (notifyServer && pub.streamId && pub.link.isConnected()) {
-      pub.link.request('unpublish', { streamId: pub.streamId }).catch((err) => log.debug('unpublish:', err.message));
+      const fields = { streamId: pub.streamId };
+      // The others see streamDestroyed with this reason.
+      if (reason === 'mediaStopped') fields.reason = 'mediaStopped';
+      pub.link.request('unpublish', fields).catch((err) => log.debug('unpublish:', err.message));
     }
-    closePeerConnection(pub.pc);
+    this.#closePeers(pub);
     pub.link.publisherGone(this);
     const stream = pub.stream;
     if (stream && dispatch && !this.#destroyed) {
@@ -457,8 +556,13 @@ export class Publisher extends EventEmitter {
     this._emit(new Event('muteForced'));
   }
 
+  // _isMediaConnected: the media link to the SFU, or in a relayed session
+  // every peer connection, is connected.
   _isMediaConnected() {
-    return Boolean(this.#pub && this.#pub.pc && this.#pub.pc.connectionState === 'connected');
+    const pub = this.#pub;
+    if (!pub) return false;
+    if (pub.relayed) return [...pub.peers.values()].every((sender) => sender.connectionState === 'connected');
+    return Boolean(pub.pc && pub.pc.connectionState === 'connected');
   }
 
   // _afterReconnect runs once the session resumed: stream properties
@@ -474,6 +578,12 @@ export class Publisher extends EventEmitter {
     };
     for (const property of ['hasAudio', 'hasVideo']) this.#syncProperty(property, desired[property]).catch(noop);
     if (desired.videoDimensions) this.#syncProperty('videoDimensions', desired.videoDimensions).catch(noop);
+    if (pub.relayed) {
+      // Subscribers whose link broke ask for a restart; peer connections
+      // that failed meanwhile restart on their own.
+      for (const sender of pub.peers.values()) sender.afterReconnect();
+      return;
+    }
     if (!this._isMediaConnected()) this._restartIce();
   }
 
@@ -490,7 +600,7 @@ export class Publisher extends EventEmitter {
   // in restartIce {streamId, sdp}; the reply carries the answer.
   async _restartIce() {
     const pub = this.#pub;
-    if (!pub || !pub.pc || !pub.streamId || pub.restarting || pub.pc.signalingState !== 'stable') return;
+    if (!pub || pub.relayed || !pub.pc || !pub.streamId || pub.restarting || pub.pc.signalingState !== 'stable') return;
     pub.restarting = true;
     pub.lastRestart = Date.now();
     const pc = pub.pc;
@@ -602,6 +712,9 @@ export class Publisher extends EventEmitter {
       if (!transceiver) throw otError(ErrorNames.NOT_SUPPORTED, `the published stream has no ${kind}`, 1500);
       await transceiver.sender.replaceTrack(track);
     }
+    if (pub && pub.relayed) {
+      await Promise.all([...pub.peers.values()].map((sender) => sender.replaceTrack(kind, old, track)));
+    }
     if (kind === 'video') this.#videoTrack = track;
     else this.#audioTrack = track;
     if (owned) this.#owned.add(track);
@@ -632,20 +745,38 @@ export class Publisher extends EventEmitter {
     };
   }
 
-  // getStats(callback?): Promise<[{stats}]> (one entry: the SFU's view).
+  // #statsOf resolves with one entry per peer connection: [{...,
+  // report}] with the SFU's view in a routed session, and one per
+  // subscriber ({connectionId, subscriberId}) in a relayed one.
+  #statsOf() {
+    const pub = this.#pub;
+    if (pub && pub.relayed) {
+      return Promise.all(
+        [...pub.peers.values()].map((sender) =>
+          sender.pc.getStats().then((report) => ({ connectionId: sender.connectionId, subscriberId: sender.subscriberId, report })),
+        ),
+      );
+    }
+    if (!pub || !pub.pc) return Promise.reject(otError(ErrorNames.NOT_CONNECTED, 'the publisher is not publishing', 1010));
+    return pub.pc.getStats().then((report) => [{ report }]);
+  }
+
+  // getStats(callback?): Promise<[{stats}]>: one entry, the SFU's view;
+  // in a relayed session one {connectionId, subscriberId, stats} per
+  // subscriber.
   getStats(completionHandler) {
-    const pc = this.#pub && this.#pub.pc;
-    const promise = pc
-      ? pc.getStats().then((report) => [{ stats: publisherStats(report) }])
-      : Promise.reject(otError(ErrorNames.NOT_CONNECTED, 'the publisher is not publishing', 1010));
+    const promise = this.#statsOf().then((entries) =>
+      entries.map(({ report, ...ids }) => ({ ...ids, stats: publisherStats(report) })),
+    );
     return callbackify(promise, completionHandler);
   }
 
-  // getRtcStatsReport(): Promise<[{rtcStatsReport}]>.
+  // getRtcStatsReport(): Promise<[{rtcStatsReport}]>, per subscriber in a
+  // relayed session (with connectionId and subscriberId).
   getRtcStatsReport() {
-    const pc = this.#pub && this.#pub.pc;
-    if (!pc) return Promise.reject(otError(ErrorNames.NOT_CONNECTED, 'the publisher is not publishing', 1010));
-    return pc.getStats().then((report) => [{ rtcStatsReport: selectedPairsOnly(report) }]);
+    return this.#statsOf().then((entries) =>
+      entries.map(({ report, ...ids }) => ({ ...ids, rtcStatsReport: selectedPairsOnly(report) })),
+    );
   }
 
   // getImgData returns the current frame as base64 PNG (no data: prefix).

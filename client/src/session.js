@@ -2,6 +2,8 @@
 // session's connections and streams, turns server events into OpenTok.js
 // events, runs publish/subscribe/signal/moderation requests, and handles
 // disconnection and reconnection (resume) with their default actions.
+// In a relayed session it also carries the peers' negotiation (`relay`
+// messages) to the publishers and subscribers they are for.
 
 import { getServerUrl, normalizeUrl, signalingUrl } from './config.js';
 import { Event, EventEmitter } from './events.js';
@@ -10,6 +12,7 @@ import { reportException } from './exceptions.js';
 import { createLogger } from './log.js';
 import { rtcConfiguration } from './peer.js';
 import { Publisher, publisherArgs } from './publisher.js';
+import { readRelay } from './relay.js';
 import { RequestError, Signaling } from './signaling.js';
 import { Connection, Stream, isConnectionJSON, isStreamJSON } from './stream.js';
 import { Subscriber } from './subscriber.js';
@@ -41,6 +44,11 @@ const MAX_SIGNAL_TYPE_LENGTH = 128;
 const MAX_SIGNAL_DATA_BYTES = 8192;
 
 const CAPABILITIES = ['publish', 'subscribe', 'forceDisconnect', 'forceUnpublish', 'forceMute'];
+
+// relaySubscribe messages for a stream whose publish reply has not been
+// read yet are held (at most this many, this long).
+const MAX_EARLY_RELAY_SUBSCRIBES = 64;
+const EARLY_RELAY_SUBSCRIBE_MS = 10000;
 
 function defer(fn) {
   Promise.resolve().then(fn).catch((err) => log.error(err));
@@ -79,6 +87,8 @@ export class Session extends EventEmitter {
   #serverUrl;
   #iceConfig;
   #iceServers = [];
+  #mediaMode = 'routed';
+  #earlyRelaySubscribes = []; // [{request, at}]
   #suppressConnectionEvents;
   #connections = new Map();
   #streams = new Map();
@@ -108,6 +118,8 @@ export class Session extends EventEmitter {
       notify: (type, fields) => Boolean(this.#signaling && this.#signaling.notify(type, fields)),
       isConnected: () => this.#state === 'connected' && Boolean(this.#signaling && this.#signaling.connected),
       rtcConfiguration: () => rtcConfiguration(this.#iceServers, this.#iceConfig),
+      relayed: () => this.#mediaMode === 'relayed',
+      takeEarlyRelaySubscribes: (streamId) => this.#takeEarlyRelaySubscribes(streamId),
       streamById: (streamId) => this.#streams.get(streamId),
       addOwnStream: (streamId, spec) => this.#addOwnStream(streamId, spec),
       publisherGone: (publisher) => this.#publishers.delete(publisher),
@@ -198,6 +210,7 @@ export class Session extends EventEmitter {
     this.#connections.set(this.connection.connectionId, this.connection);
     this.capabilities._set(msg.capabilities);
     this.#iceServers = Array.isArray(msg.iceServers) ? msg.iceServers : [];
+    this.#mediaMode = msg.session && msg.session.mediaMode === 'relayed' ? 'relayed' : 'routed';
     log.info('connected as', this.connection.connectionId);
     this._emit(new Event('sessionConnected', { connections: [], streams: [] }));
     safeCall(cb, undefined);
@@ -254,6 +267,7 @@ export class Session extends EventEmitter {
     this.#subscribers.clear();
     this.#streams.clear();
     this.#connections.clear();
+    this.#earlyRelaySubscribes = [];
     log.info('disconnected:', reason);
     this._emit(new Event('sessionDisconnected', { reason }, { cancelable: true }), () =>
       subscribers.forEach((s) => s._destroy(reason)),
@@ -341,6 +355,15 @@ export class Session extends EventEmitter {
         break;
       case 'subscriberClosed':
         this.#onSubscriberClosed(msg);
+        break;
+      case 'relaySubscribe':
+        this.#onRelaySubscribe(msg);
+        break;
+      case 'relay':
+        this.#onRelay(msg);
+        break;
+      case 'relayUnsubscribe':
+        this.#onRelayUnsubscribe(msg);
         break;
       default:
         log.debug('ignoring a server message of type', msg.type);
@@ -460,6 +483,86 @@ export class Session extends EventEmitter {
     for (const subscriber of [...this.#subscribers]) {
       if (id && subscriber._subscriberId === id) subscriber._serverClosed(str(msg.reason, 'networkDisconnected'));
     }
+  }
+
+  // #onRelaySubscribe: a subscriber of one of this client's relayed
+  // streams wants its media.
+  #onRelaySubscribe(msg) {
+    const subscriberId = str(msg.subscriberId, '');
+    const streamId = str(msg.streamId, '');
+    if (!subscriberId || !streamId || !isConnectionJSON(msg.connection)) return this.#malformed(msg);
+    const request = {
+      subscriberId,
+      streamId,
+      connectionId: msg.connection.connectionId,
+      audio: msg.audio !== false,
+      video: msg.video !== false,
+    };
+    const publisher = this.#publisherFor(streamId);
+    if (publisher) {
+      publisher._relaySubscribe(request);
+      return undefined;
+    }
+    // The stream's publish reply may not have been read yet.
+    const publishing = [...this.#publishers].some((p) => !p._streamId);
+    if (!publishing) {
+      log.debug('relaySubscribe for a stream this client does not publish', streamId);
+      return undefined;
+    }
+    const now = Date.now();
+    this.#earlyRelaySubscribes = this.#earlyRelaySubscribes.filter((e) => now - e.at < EARLY_RELAY_SUBSCRIBE_MS);
+    if (this.#earlyRelaySubscribes.length < MAX_EARLY_RELAY_SUBSCRIBES) this.#earlyRelaySubscribes.push({ request, at: now });
+    return undefined;
+  }
+
+  #takeEarlyRelaySubscribes(streamId) {
+    const now = Date.now();
+    const taken = [];
+    this.#earlyRelaySubscribes = this.#earlyRelaySubscribes.filter((e) => {
+      if (now - e.at >= EARLY_RELAY_SUBSCRIBE_MS) return false;
+      if (e.request.streamId !== streamId) return true;
+      taken.push(e.request);
+      return false;
+    });
+    return taken;
+  }
+
+  // #onRelay routes a relayed offer to the subscriber, an answer or a
+  // restart request to the publisher, and a candidate to whichever end
+  // of the subscription is here (both, when a client subscribes to its
+  // own stream).
+  #onRelay(msg) {
+    const relay = readRelay(msg);
+    if (!relay) return this.#malformed(msg);
+    let delivered = false;
+    if (!relay.offer) {
+      for (const publisher of this.#publishers) {
+        if (publisher._hasRelayPeer(relay.subscriberId)) {
+          publisher._onRelay(relay);
+          delivered = true;
+        }
+      }
+    }
+    if (!relay.answer && !relay.restart) {
+      for (const subscriber of this.#subscribers) {
+        if (subscriber._subscriberId === relay.subscriberId) {
+          subscriber._onRelay(relay);
+          delivered = true;
+        }
+      }
+    }
+    if (!delivered) log.debug('relay for an unknown subscription', relay.subscriberId);
+    return undefined;
+  }
+
+  #onRelayUnsubscribe(msg) {
+    const subscriberId = str(msg.subscriberId, '');
+    if (!subscriberId) return this.#malformed(msg);
+    this.#earlyRelaySubscribes = this.#earlyRelaySubscribes.filter((e) => e.request.subscriberId !== subscriberId);
+    for (const publisher of this.#publishers) {
+      if (publisher._hasRelayPeer(subscriberId)) publisher._relayUnsubscribe(subscriberId);
+    }
+    return undefined;
   }
 
   // publish(publisher, callback?) or publish(target?, properties?,

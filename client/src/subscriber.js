@@ -1,6 +1,8 @@
 // Subscriber: one remote stream played in a widget through one
 // receive-only RTCPeerConnection. The server offers (it decides what is
-// sent); the client answers (docs/protocol.md, "Subscribing").
+// sent); the client answers (docs/protocol.md, "Subscribing"). In a
+// relayed session the offer comes from the publisher's browser, and the
+// media too (relay.js).
 
 import { Event, EventEmitter } from './events.js';
 import { ErrorNames, OTError, errorFromRequest, otError } from './errors.js';
@@ -15,6 +17,7 @@ import {
   waitForConnected,
   waitForGathering,
 } from './peer.js';
+import { RelayReceiver } from './relay.js';
 import { callbackify, noop } from './util.js';
 import { Widget } from './widget.js';
 
@@ -84,6 +87,7 @@ export class Subscriber extends EventEmitter {
   #link;
   #pc = null;
   #trickler = null;
+  #relay = null; // RelayReceiver, in a relayed session
   #subscriberId = '';
   #subscribeToAudio;
   #subscribeToVideo;
@@ -144,8 +148,9 @@ export class Subscriber extends EventEmitter {
     }
   }
 
-  // _subscribe asks the server for the stream and answers its offer. It
-  // resolves once the media link is connected.
+  // _subscribe asks the server for the stream and answers its offer (the
+  // publisher's, relayed, in a relayed session). It resolves once the
+  // media link is connected.
   async _subscribe() {
     const link = this.#link;
     const requested = { audio: this.#subscribeToAudio, video: this.#subscribeToVideo };
@@ -156,7 +161,9 @@ export class Subscriber extends EventEmitter {
       throw errorFromRequest(err, SUBSCRIBE_ERRORS, SUBSCRIBE_FALLBACK);
     }
     const id = reply && typeof reply.subscriberId === 'string' ? reply.subscriberId : '';
-    if (!id || typeof reply.offer !== 'string' || !reply.offer) {
+    // A relayed subscription's offer comes later, from the publisher.
+    const relayed = Boolean(reply && reply.relayed === true);
+    if (!id || (!relayed && (typeof reply.offer !== 'string' || !reply.offer))) {
       if (id) link.request('unsubscribe', { subscriberId: id }).catch(noop);
       throw otError(ErrorNames.UNEXPECTED_SERVER_RESPONSE, 'the subscribe reply has no subscriberId or offer', 1600);
     }
@@ -169,14 +176,22 @@ export class Subscriber extends EventEmitter {
     try {
       const pc = createPeerConnection(link.rtcConfiguration());
       this.#pc = pc;
-      this.#trickler = new CandidateTrickler(pc, (pcId, candidate) => link.notify('candidate', { pc: pcId, candidate }));
-      this.#trickler.setId(id);
       pc.addEventListener('track', (e) => this.#onTrack(e));
       pc.addEventListener('connectionstatechange', () => this.#onConnectionState(pc));
-      await this.#answer(pc, reply.offer);
-      this.#syncMedia();
+      // A relayed subscription waits for the publisher's offer, which may
+      // follow the reply at once: the receiver exists before any await.
+      // Failing to answer it ends the wait for the media link.
+      const negotiation = new AbortController();
+      if (relayed) {
+        this.#relay = new RelayReceiver(pc, link, id, (err) => negotiation.abort(err));
+      } else {
+        this.#trickler = new CandidateTrickler(pc, (pcId, candidate) => link.notify('candidate', { pc: pcId, candidate }));
+        this.#trickler.setId(id);
+        await this.#answer(pc, reply.offer);
+        this.#syncMedia();
+      }
       try {
-        await waitForConnected(pc, CONNECT_TIMEOUT_MS);
+        await waitForConnected(pc, CONNECT_TIMEOUT_MS, negotiation.signal);
       } catch (err) {
         this.#check(pc);
         throw otError(ErrorNames.UNABLE_TO_SUBSCRIBE, `unable to subscribe: ${err.message}`, 1600);
@@ -211,8 +226,15 @@ export class Subscriber extends EventEmitter {
     }
   }
 
+  // _onRelay: the publisher's offer or candidate (relayed session).
+  _onRelay(relay) {
+    if (!this.#relay || this.#ended || this.#destroyed) return;
+    this.#relay.handle(relay);
+  }
+
   #onTrack(e) {
     if (this.#destroyed) return;
+    if (this.#relay) e.track.enabled = e.track.kind === 'audio' ? this.#subscribeToAudio : this.#subscribeToVideo;
     const tracks = this.#mediaStream ? this.#mediaStream.getTracks() : [];
     if (!tracks.includes(e.track)) tracks.push(e.track);
     this.#mediaStream = new MediaStream(tracks);
@@ -304,8 +326,14 @@ export class Subscriber extends EventEmitter {
   async _restartIce() {
     const pc = this.#pc;
     if (!pc || !this.#subscriberId || this.#restarting || this.#ended || this.#destroyed) return;
-    this.#restarting = true;
     this.#lastRestart = Date.now();
+    if (this.#relay) {
+      // The publisher answers with an offer carrying new credentials.
+      log.debug('asking the publisher for an ICE restart');
+      await this.#relay.requestRestart();
+      return;
+    }
+    this.#restarting = true;
     try {
       const reply = await this.#link.request('restartIce', { subscriberId: this.#subscriberId });
       this.#check(pc);
@@ -330,8 +358,13 @@ export class Subscriber extends EventEmitter {
   }
 
   // #syncMedia sends setMedia when the wanted audio/video differ from what
-  // the server last accepted.
+  // the server last accepted. A relayed subscription just turns its
+  // received tracks on or off.
   #syncMedia() {
+    if (this.#relay) {
+      this.#syncRelayedMedia();
+      return;
+    }
     if (!this.#subscriberId || this.#ended || this.#destroyed || !this.#link.isConnected()) return;
     const want = { audio: this.#subscribeToAudio, video: this.#subscribeToVideo };
     const sent = this.#sentMedia;
@@ -343,6 +376,15 @@ export class Subscriber extends EventEmitter {
         this.#syncMedia(); // in case it changed again meanwhile
       })
       .catch((err) => log.warn('setMedia failed:', err.message));
+  }
+
+  #syncRelayedMedia() {
+    const tracks = this.#mediaStream ? this.#mediaStream.getTracks() : [];
+    for (const track of tracks) track.enabled = track.kind === 'audio' ? this.#subscribeToAudio : this.#subscribeToVideo;
+    const asked = this.#sentMedia || { audio: true, video: true };
+    if ((this.#subscribeToAudio && !asked.audio) || (this.#subscribeToVideo && !asked.video)) {
+      log.warn('in a relayed session, media not asked for when subscribing cannot be turned on later');
+    }
   }
 
   subscribeToAudio(value) {
@@ -487,6 +529,7 @@ export class Subscriber extends EventEmitter {
 
   #stopMedia() {
     if (this.#meter) this.#meter.stop();
+    if (this.#relay) this.#relay.close();
     closePeerConnection(this.#pc);
     this.#mediaConnected = false;
   }

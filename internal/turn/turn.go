@@ -152,7 +152,17 @@ func New(cfg Config) (*Server, error) {
 	if host.To4() == nil {
 		udpNet, tcpNet = "udp6", "tcp6"
 	}
-	udp, tcp, err := listenPair(udpNet, tcpNet, cfg.Port)
+	// The UDP listener binds to the announced address when it is this
+	// host's: a reply from a socket bound to every interface leaves from
+	// whatever address the route to the client picks, and a browser drops
+	// TURN answers that do not come from the address it asked.
+	bind := host
+	if c, err := net.ListenUDP(udpNet, &net.UDPAddr{IP: host}); err == nil {
+		c.Close()
+	} else {
+		bind = nil
+	}
+	udp, tcp, err := listenPair(udpNet, tcpNet, bind, cfg.Port)
 	if err != nil {
 		return nil, err
 	}
@@ -208,9 +218,9 @@ func New(cfg Config) (*Server, error) {
 
 // listenPair opens UDP and TCP on one port number; with port 0 it draws
 // free UDP ports until TCP can have the same one.
-func listenPair(udpNet, tcpNet string, port int) (*net.UDPConn, *net.TCPListener, error) {
+func listenPair(udpNet, tcpNet string, bind net.IP, port int) (*net.UDPConn, *net.TCPListener, error) {
 	for attempt := 1; ; attempt++ {
-		udp, err := net.ListenUDP(udpNet, &net.UDPAddr{Port: port})
+		udp, err := net.ListenUDP(udpNet, &net.UDPAddr{IP: bind, Port: port})
 		if err != nil {
 			return nil, nil, fmt.Errorf("turn udp port %d: %w", port, err)
 		}

@@ -73,6 +73,9 @@ type Options struct {
 	// TURN only, as for a client behind a firewall that lets nothing else
 	// out. Without it the announced servers are not used.
 	RelayOnly bool
+	// TCPOnly restricts ICE to TCP: the client reaches the SFU through its
+	// ICE-TCP port, as a client whose network blocks UDP would.
+	TCPOnly bool
 }
 
 // Connect joins session sessionID on the server at baseURL (http or
@@ -90,7 +93,7 @@ func Connect(ctx context.Context, baseURL, sessionID, token string, o Options) (
 	}
 	c.events = make(chan Event, o.Events)
 	c.relayOnly = o.RelayOnly
-	api, err := newAPI(o.RelayOnly)
+	api, err := newAPI(o)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +221,7 @@ func (c *Client) peerConfig() webrtc.Configuration {
 	return cfg
 }
 
-func newAPI(relayOnly bool) (*webrtc.API, error) {
+func newAPI(o Options) (*webrtc.API, error) {
 	m, err := sfu.NewMediaEngine()
 	if err != nil {
 		return nil, err
@@ -230,8 +233,12 @@ func newAPI(relayOnly bool) (*webrtc.API, error) {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
-	if relayOnly {
+	if o.TCPOnly {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	} else {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
+	}
+	if o.RelayOnly {
 		// Pion dials the SFU's passive ICE-TCP candidates from host
 		// addresses whatever the transport policy says; a relay-only
 		// client must not reach the SFU that way.

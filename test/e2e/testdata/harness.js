@@ -105,5 +105,49 @@ window.H = {
     }
     return out;
   },
+
+  // paths reports where media flows: for each subscribed stream, and for
+  // each publisher's peer connection (one per subscriber in a relayed
+  // session, with its connectionId), the selected candidate pair's local
+  // and remote candidates {address, port, type, protocol, url}, and all
+  // the local candidates (locals).
+  async paths() {
+    const candidate = (report, id) => {
+      const c = id ? report.get(id) : null;
+      if (!c) return null;
+      return {
+        address: c.address || c.ip || '', port: c.port || 0, type: c.candidateType || '',
+        protocol: c.protocol || '', url: c.url || '',
+      };
+    };
+    const selected = (report) => {
+      let pair = null;
+      report.forEach((s) => {
+        if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId) || pair;
+      });
+      if (!pair) return null;
+      const locals = [];
+      report.forEach((s) => {
+        if (s.type === 'local-candidate') locals.push(candidate(report, s.id));
+      });
+      return { local: candidate(report, pair.localCandidateId), remote: candidate(report, pair.remoteCandidateId), locals };
+    };
+    const out = { subscribers: {}, publishers: {} };
+    for (const [id, sub] of Object.entries(H.subscribers)) {
+      try {
+        out.subscribers[id] = selected(await sub.getRtcStatsReport());
+      } catch (err) {
+        out.subscribers[id] = null;
+      }
+    }
+    for (const pub of H.publishers) {
+      if (!pub.stream) continue;
+      const entries = await pub.getRtcStatsReport().catch(() => []);
+      out.publishers[pub.stream.streamId] = entries.map((e) => ({
+        connectionId: e.connectionId || '', path: selected(e.rtcStatsReport),
+      }));
+    }
+    return out;
+  },
 };
 window.harnessReady = true;
