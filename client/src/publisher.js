@@ -29,8 +29,8 @@ import {
   waitForGathering,
 } from './peer.js';
 import { RelaySender } from './relay.js';
-import { callbackify, isPlainObject, noop, safeCall } from './util.js';
-import { Widget, isTarget } from './widget.js';
+import { callbackify, noop, safeCall } from './util.js';
+import { Widget, widgetArgs } from './widget.js';
 
 const log = createLogger('Publisher');
 
@@ -57,27 +57,6 @@ function stopTrack(track) {
   } catch {
     // already stopped
   }
-}
-
-// normalizeArgs reads initPublisher's (target?, properties?, callback?).
-export function publisherArgs(targetElement, properties, completionHandler) {
-  let target = targetElement;
-  let props = properties;
-  let cb = completionHandler;
-  if (typeof target === 'function') {
-    cb = target;
-    target = undefined;
-    props = undefined;
-  } else if (isPlainObject(target) && !isTarget(target)) {
-    cb = typeof props === 'function' ? props : cb;
-    props = target;
-    target = undefined;
-  }
-  if (typeof props === 'function') {
-    cb = props;
-    props = undefined;
-  }
-  return [target, isPlainObject(props) ? props : {}, cb];
 }
 
 export class Publisher extends EventEmitter {
@@ -821,7 +800,7 @@ export class Publisher extends EventEmitter {
 
 // initPublisher is OT.initPublisher(target?, properties?, callback?).
 export function initPublisher(targetElement, properties, completionHandler) {
-  const [target, props, cb] = publisherArgs(targetElement, properties, completionHandler);
+  const [target, props, cb] = widgetArgs(targetElement, properties, completionHandler);
   const publisher = new Publisher(target, props);
   publisher._ready().then(
     () => safeCall(cb, undefined),

@@ -11,13 +11,13 @@ import { ErrorNames, errorFromRequest, otError } from './errors.js';
 import { reportException } from './exceptions.js';
 import { createLogger } from './log.js';
 import { rtcConfiguration } from './peer.js';
-import { Publisher, publisherArgs } from './publisher.js';
+import { Publisher } from './publisher.js';
 import { readRelay } from './relay.js';
 import { RequestError, Signaling } from './signaling.js';
 import { Connection, Stream, isConnectionJSON, isStreamJSON } from './stream.js';
 import { Subscriber } from './subscriber.js';
 import { byteLength, callbackify, isPlainObject, noop, safeCall } from './util.js';
-import { isTarget } from './widget.js';
+import { widgetArgs } from './widget.js';
 
 const log = createLogger('Session');
 
@@ -575,7 +575,7 @@ export class Session extends EventEmitter {
       publisher = publisherOrTarget;
       cb = typeof properties === 'function' ? properties : completionHandler;
     } else {
-      const [target, props, callback] = publisherArgs(publisherOrTarget, properties, completionHandler);
+      const [target, props, callback] = widgetArgs(publisherOrTarget, properties, completionHandler);
       publisher = new Publisher(target, props);
       cb = callback;
     }
@@ -629,23 +629,7 @@ export class Session extends EventEmitter {
   // subscribe(stream, target?, properties?, callback?): returns the
   // Subscriber. The callback gets an error or nothing once media flows.
   subscribe(stream, targetElement, properties, completionHandler) {
-    let target = targetElement;
-    let props = properties;
-    let cb = completionHandler;
-    if (typeof target === 'function') {
-      cb = target;
-      target = undefined;
-      props = undefined;
-    } else if (isPlainObject(target) && !isTarget(target)) {
-      cb = typeof props === 'function' ? props : cb;
-      props = target;
-      target = undefined;
-    }
-    if (typeof props === 'function') {
-      cb = props;
-      props = undefined;
-    }
-    props = isPlainObject(props) ? props : {};
+    const [target, props, cb] = widgetArgs(targetElement, properties, completionHandler);
     const fail = (error) =>
       defer(() => {
         safeCall(cb, error);

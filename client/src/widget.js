@@ -5,6 +5,7 @@
 // the app gets the bare video element through 'videoElementCreated'.
 
 import { createLogger } from './log.js';
+import { isPlainObject } from './util.js';
 
 const log = createLogger('Widget');
 
@@ -269,4 +270,28 @@ export function showUnsupportedMessage() {
   close.addEventListener('click', () => box.remove());
   box.appendChild(close);
   appendToBody(box);
+}
+
+// widgetArgs reads the (target?, properties?, callback?) arguments that
+// initPublisher and Session.subscribe take after their first one: either
+// may be left out, and a plain object in the target's place is the
+// properties.
+export function widgetArgs(targetElement, properties, completionHandler) {
+  let target = targetElement;
+  let props = properties;
+  let cb = completionHandler;
+  if (typeof target === 'function') {
+    cb = target;
+    target = undefined;
+    props = undefined;
+  } else if (isPlainObject(target) && !isTarget(target)) {
+    cb = typeof props === 'function' ? props : cb;
+    props = target;
+    target = undefined;
+  }
+  if (typeof props === 'function') {
+    cb = props;
+    props = undefined;
+  }
+  return [target, isPlainObject(props) ? props : {}, cb];
 }
