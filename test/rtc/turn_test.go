@@ -191,21 +191,7 @@ func TestRelayOnlyMedia(t *testing.T) {
 		"A subscribing": sa.PeerConnection(), "B subscribing": sb.PeerConnection(),
 	}
 	for name, pc := range pcs {
-		var ice *webrtc.ICETransport
-		if senders := pc.GetSenders(); len(senders) > 0 && senders[0].Transport() != nil {
-			ice = senders[0].Transport().ICETransport()
-		} else if receivers := pc.GetReceivers(); len(receivers) > 0 && receivers[0].Transport() != nil {
-			ice = receivers[0].Transport().ICETransport()
-		}
-		if ice == nil {
-			t.Errorf("%s: no ICE transport", name)
-			continue
-		}
-		pair, err := ice.GetSelectedCandidatePair()
-		if err != nil || pair == nil {
-			t.Errorf("%s: no selected pair: %v", name, err)
-			continue
-		}
+		pair := selectedPair(t, pc)
 		if pair.Local.Typ != webrtc.ICECandidateTypeRelay {
 			t.Errorf("%s: local candidate %s, want a relay", name, pair.Local)
 		}
