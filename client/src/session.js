@@ -350,6 +350,10 @@ export class Session extends EventEmitter {
       case 'muteForced':
         this.#onMuteForced(msg);
         break;
+      case 'archiveStarted':
+      case 'archiveStopped':
+        this.#onArchive(msg);
+        break;
       case 'sessionDisconnected':
         this.#teardown(str(msg.reason, 'forceDisconnected'), false);
         break;
@@ -476,6 +480,15 @@ export class Session extends EventEmitter {
     const active = msg.active === true;
     if (active) for (const publisher of [...this.#publishers]) publisher._forceMute();
     this._emit(new Event('muteForced', { active }));
+  }
+
+  // #onArchive: an archive of the session started or stopped recording
+  // (on connecting to a session being recorded, archiveStarted comes with
+  // the replay). Handlers get OpenTok.js's ArchiveEvent fields, id and name.
+  #onArchive(msg) {
+    if (typeof msg.archiveId !== 'string' || !msg.archiveId) return this.#malformed(msg);
+    this._emit(new Event(msg.type, { id: msg.archiveId, name: str(msg.name, '') }));
+    return undefined;
   }
 
   #onSubscriberClosed(msg) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/parleyhq/parley/internal/archive"
 	"github.com/parleyhq/parley/internal/project"
 	"github.com/parleyhq/parley/internal/session"
 	"github.com/parleyhq/parley/internal/store"
@@ -28,6 +29,8 @@ type API struct {
 	// Sessions are the node's live sessions, acted on by the control
 	// routes.
 	Sessions *session.Registry
+	// Archives records sessions; nil on a node without archives.
+	Archives *archive.Manager
 	Auth     *project.Authenticator
 	Log      *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -63,6 +66,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	r.handle("POST", "/session/create", a.authed(a.createSession))
 	a.controlRoutes(&r)
 	a.callbackRoutes(&r)
+	a.archiveRoutes(&r)
 	r.finish()
 }
 

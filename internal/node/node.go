@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/parleyhq/parley/internal/api"
+	"github.com/parleyhq/parley/internal/archive"
 	"github.com/parleyhq/parley/internal/browsersdk"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/project"
@@ -44,6 +45,8 @@ type Node struct {
 	turn  *turn.Server
 	sig   *signaling.Server
 	hooks *webhook.Dispatcher
+	// archives records sessions into the data folder's archives/.
+	archives *archive.Manager
 	// Sessions are the live sessions of this node.
 	Sessions *session.Registry
 	// Project is the project ensured at start: the one from --api-key, or
@@ -95,18 +98,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		st.Close()
 		return nil, err
 	}
-	// Both observers see every event of every session: the SFU closer and
-	// the session monitoring webhooks.
+	// The observers see every event of every session: the SFU closer, the
+	// session monitoring webhooks and the archives.
 	n.hooks = webhook.New(st, webhook.Options{Log: log})
 	observeMedia := signaling.ObserveSessions(n.sfu)
 	n.Sessions = session.NewRegistry(session.Options{OnCreate: func(s *session.Session) {
 		observeMedia(s)
 		n.hooks.Observe(s)
+		n.archives.Observe(s)
 	}})
+	if n.archives, err = newArchives(ctx, cfg, st, n.Sessions, n.sfu, log); err != nil {
+		n.hooks.Close()
+		n.turn.Close()
+		n.sfu.Close()
+		st.Close()
+		return nil, err
+	}
 	n.sig = &signaling.Server{Store: st, Sessions: n.Sessions, SFU: n.sfu, Log: log, ICEServers: iceServers(n.turn)}
 
 	sdk, err := browsersdk.BuildEmbedded(version)
 	if err != nil {
+		n.archives.Close()
 		n.turn.Close()
 		n.sfu.Close()
 		st.Close()
@@ -114,10 +126,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.hooks)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.hooks, n.archives)
 	auth := &project.Authenticator{Lookup: st.Project}
 	rest := api.New(st, auth, log, reg)
 	rest.Sessions = n.Sessions
+	rest.Archives = n.archives
 	n.web = web.New(web.Options{
 		Log:      log,
 		Registry: reg,
@@ -130,6 +143,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 
 	n.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		n.archives.Close()
 		n.turn.Close()
 		n.sfu.Close()
 		st.Close()
@@ -239,6 +253,29 @@ func (n *Node) PrintBanner(w io.Writer, version string) {
 	}
 }
 
+// newArchives opens the archive folder of the data folder and finishes
+// the archives a previous run left recording (a crash, a kill -9): none
+// stays started. Download links are signed with a secret kept beside the
+// store, so that links handed out before a restart keep working.
+func newArchives(ctx context.Context, cfg config.Config, st store.Store, sessions *session.Registry, media *sfu.SFU, log *slog.Logger) (*archive.Manager, error) {
+	secret, err := turn.LoadOrCreateSecret(filepath.Join(cfg.Data, "archive-links.secret"))
+	if err != nil {
+		return nil, fmt.Errorf("archive download links: %w", err)
+	}
+	m, err := archive.New(archive.Config{
+		Store: st, Sessions: sessions, Media: archive.SFUMedia(media), Dir: filepath.Join(cfg.Data, "archives"),
+		Secret: []byte(secret), PublicURL: cfg.PublicURL, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Recover(ctx); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("archives left recording: %w", err)
+	}
+	return m, nil
+}
+
 // Run serves until ctx ends, then shuts down gracefully: HTTP stops
 // taking requests, signaling connections close (their clients see
 // networkDisconnected and may reconnect elsewhere), webhook deliveries
@@ -248,9 +285,11 @@ func (n *Node) Run(ctx context.Context) error {
 	err := n.web.Serve(ctx, n.ln, n.cfg.ShutdownTimeout)
 	n.sig.Close()
 	// After signaling, whose goodbyes queue the last events; before the
-	// store, which records the attempts Close interrupts.
+	// store, which records the archives stopped and the attempts Close
+	// interrupts.
+	archivesErr := n.archives.Close()
 	n.hooks.Close()
-	return errors.Join(err, n.turn.Close(), n.sfu.Close(), n.store.Close())
+	return errors.Join(err, archivesErr, n.turn.Close(), n.sfu.Close(), n.store.Close())
 }
 
 // iceServers tells each new connection to use the node's TURN server.

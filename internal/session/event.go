@@ -32,6 +32,12 @@ const (
 	// never see layout classes, so only observers (the composers of
 	// archives and broadcasts) receive it.
 	EventLayoutClassListChanged EventKind = "layoutClassListChanged"
+	// EventArchiveStarted: archive ArchiveID, named ArchiveName, started
+	// recording the session (or, during the replay on Join, records it).
+	EventArchiveStarted EventKind = "archiveStarted"
+	// EventArchiveStopped: archive ArchiveID, named ArchiveName, stopped
+	// recording the session.
+	EventArchiveStopped EventKind = "archiveStopped"
 )
 
 // Reasons carried by destroyed events and sessionDisconnected, spelled
@@ -111,6 +117,9 @@ type Event struct {
 	// Active is muteForced's: true when audio was forced off, false when
 	// the force mute was lifted.
 	Active bool
+	// ArchiveID and ArchiveName are archiveStarted's and archiveStopped's.
+	ArchiveID   string
+	ArchiveName string
 	// Target is the id of the connection the event is addressed to, or ""
 	// when it is addressed to every connection. It lets observers, which
 	// see all events, tell the two apart: the events that change the

@@ -45,6 +45,9 @@ type Session struct {
 	// muteOnEntry is set by ForceMuteAll and cleared by DisableForceMute:
 	// while it is set, new streams start force-muted.
 	muteOnEntry bool
+	// archives are the archives recording the session, oldest first
+	// (see ArchiveStarted).
+	archives []archiveNotice
 	// closed is set when a Registry drops the session; see ErrClosed.
 	closed bool
 }
@@ -96,7 +99,8 @@ func (s *Session) MediaMode() MediaMode { return s.mode }
 // The joiner's sink first receives the state of the session, as OpenTok
 // replays it after connecting: one connectionCreated per connection already
 // there (oldest first) and one for itself, then one streamCreated per
-// stream (oldest first). Every other connection receives connectionCreated
+// stream (oldest first), then one archiveStarted per archive recording the
+// session. Every other connection receives connectionCreated
 // for the joiner.
 //
 // Join fails with CodeBadRequest if role is nil, CodeConflict if the
@@ -137,6 +141,9 @@ func (s *Session) Join(role Role, data string, layout []string, sink Sink) (*Con
 	s.broadcast(Event{Kind: EventConnectionCreated, Connection: self})
 	for _, st := range s.streamOrder {
 		s.sendTo(m, Event{Kind: EventStreamCreated, Connection: s.conns[st.ConnectionID].clone(), Stream: st.clone()})
+	}
+	for _, a := range s.archives {
+		s.sendTo(m, Event{Kind: EventArchiveStarted, ArchiveID: a.id, ArchiveName: a.name})
 	}
 	return self.clone(), nil
 }

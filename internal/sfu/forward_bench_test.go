@@ -44,6 +44,40 @@ func benchReceiver(n int) (*Receiver, []*countingWriter) {
 	return r, ws
 }
 
+// BenchmarkForwardTapped is BenchmarkForward with one subscriber and a
+// recorder's tap that copies every packet into a bounded queue, as
+// internal/archive does: the cost a recording adds to forwarding.
+func BenchmarkForwardTapped(b *testing.B) {
+	r, _ := benchReceiver(1)
+	queue := make(chan []byte, 1024)
+	stop := r.Tap(func(pkt *rtp.Packet, _ bool) {
+		select {
+		case queue <- append([]byte(nil), pkt.Payload...):
+		default:
+		}
+	})
+	defer stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range queue {
+		}
+	}()
+	raw := make([]byte, 1200)
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 42, Marker: true}, Payload: raw[:1100]}
+	b.ReportAllocs()
+	b.SetBytes(1100)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pkt.SequenceNumber = uint16(i)
+		pkt.Timestamp = uint32(i / 3 * 3000)
+		r.forward(&pkt, raw[:1112], false, time.Now().UnixNano())
+	}
+	b.StopTimer()
+	close(queue)
+	<-done
+}
+
 // BenchmarkForward measures one packet forwarded from a publisher to N
 // subscribers; ns/op and allocs/op are per packet per subscriber.
 func BenchmarkForward(b *testing.B) {
@@ -52,7 +86,6 @@ func BenchmarkForward(b *testing.B) {
 			r, _ := benchReceiver(n)
 			raw := make([]byte, 1200)
 			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 42, Marker: true}, Payload: raw[:1100]}
-			downs := *r.downs.Load()
 			b.ReportAllocs()
 			b.SetBytes(1100)
 			b.ResetTimer()
@@ -60,11 +93,7 @@ func BenchmarkForward(b *testing.B) {
 			for i := 0; packets < b.N; i++ {
 				pkt.SequenceNumber = uint16(i)
 				pkt.Timestamp = uint32(i / 3 * 3000)
-				now := time.Now().UnixNano()
-				r.cache.put(pkt.SequenceNumber, raw[:1112])
-				for _, d := range downs {
-					d.writeRTP(&pkt, false, now)
-				}
+				r.forward(&pkt, raw[:1112], false, time.Now().UnixNano())
 				packets += n
 			}
 			b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "pkts/s")

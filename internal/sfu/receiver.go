@@ -26,10 +26,12 @@ type Receiver struct {
 	cache    *packetCache
 	throttle *KeyframeThrottle
 
-	// downs is replaced, never modified, so the read loop walks it
-	// without a lock shared with subscribers coming and going.
+	// downs and taps are replaced, never modified, so the read loop walks
+	// them without a lock shared with subscribers and recorders coming and
+	// going. taps is nil while there are none.
 	mu    sync.Mutex
 	downs atomic.Pointer[[]*DownTrack]
+	taps  atomic.Pointer[[]*tap]
 
 	packets, bytes atomic.Uint64
 	started        chan struct{} // closed when the first packet arrived
@@ -117,11 +119,22 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote) {
 		r.startOnce.Do(func() { close(r.started) })
 		r.packets.Add(1)
 		r.bytes.Add(uint64(n))
-		r.cache.put(pkt.SequenceNumber, buf[:n])
 		keyframe := r.kind == webrtc.RTPCodecTypeVideo && IsKeyframe(r.vc, pkt.Payload)
-		now := time.Now().UnixNano()
-		for _, d := range *r.downs.Load() {
-			d.writeRTP(&pkt, keyframe, now)
+		r.forward(&pkt, buf[:n], keyframe, time.Now().UnixNano())
+	}
+}
+
+// forward caches one packet (raw is its wire form) and hands it to every
+// down track, then to every tap: subscribers first, since they wait for
+// it in real time and a recorder does not.
+func (r *Receiver) forward(pkt *rtp.Packet, raw []byte, keyframe bool, now int64) {
+	r.cache.put(pkt.SequenceNumber, raw)
+	for _, d := range *r.downs.Load() {
+		d.writeRTP(pkt, keyframe, now)
+	}
+	if taps := r.taps.Load(); taps != nil {
+		for _, t := range *taps {
+			t.fn(pkt, keyframe)
 		}
 	}
 }

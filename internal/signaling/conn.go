@@ -136,6 +136,10 @@ func (c *conn) Send(ev session.Event) {
 		}
 	case session.EventSessionDisconnected:
 		m = Message{Type: "sessionDisconnected", Reason: ev.Reason}
+	case session.EventArchiveStarted:
+		m = Message{Type: "archiveStarted", ArchiveID: ev.ArchiveID, Name: ev.ArchiveName}
+	case session.EventArchiveStopped:
+		m = Message{Type: "archiveStopped", ArchiveID: ev.ArchiveID, Name: ev.ArchiveName}
 	default:
 		return
 	}

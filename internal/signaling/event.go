@@ -89,6 +89,10 @@ type Message struct {
 
 	// muteForced
 	Active *bool `json:"active,omitempty"`
+
+	// archiveStarted, archiveStopped: the archive's id and name.
+	ArchiveID string `json:"archiveId,omitempty"`
+	Name      string `json:"name,omitempty"`
 }
 
 // SessionJSON describes the joined session.

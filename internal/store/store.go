@@ -1,5 +1,5 @@
-// Package store is Parley's persistence: projects, sessions and webhooks
-// today, archives and broadcasts as they land. Store is the interface; the
+// Package store is Parley's persistence: projects, sessions, webhooks and
+// archives today, broadcasts as they land. Store is the interface; the
 // sqlite package is the embedded default, and a PostgreSQL implementation
 // fills the same interface for several nodes.
 package store
@@ -76,6 +76,64 @@ type Delivery struct {
 	Duration time.Duration
 }
 
+// Archive is a recording of a session (opentok-rest.md §4.9). Status is
+// one of OpenTok's words: "started", "stopped", "available", "uploaded",
+// "failed" (see internal/archive for the lifecycle).
+type Archive struct {
+	// ID is a lower-case UUID.
+	ID        string
+	APIKey    string
+	SessionID string
+	Name      string
+	Status    string
+	// Reason says why an archive stopped or failed, in OpenTok's words
+	// ("user initiated", "maximum duration exceeded", "failure", …).
+	Reason string
+	// OutputMode is "composed" or "individual"; StreamMode "auto" or
+	// "manual".
+	OutputMode string
+	StreamMode string
+	HasAudio   bool
+	HasVideo   bool
+	// Resolution is a composed archive's, such as "1280x720"; "" for
+	// individual ones.
+	Resolution string
+	// Layout is a composed archive's layout as JSON ({type, stylesheet,
+	// screenshareType}), "" when it has none.
+	Layout string
+	// MultiArchiveTag tells simultaneous archives of one session apart.
+	MultiArchiveTag string
+	// Streams are the streams a manual-mode archive records.
+	Streams []ArchiveStream
+	// Size is the size in bytes of what can be downloaded, 0 until then.
+	Size int64
+	// Duration is how long the archive recorded, in whole seconds.
+	Duration  int
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ArchiveStream is a stream a manual-mode archive records, and which of
+// its tracks.
+type ArchiveStream struct {
+	StreamID string `json:"streamId"`
+	HasAudio bool   `json:"hasAudio"`
+	HasVideo bool   `json:"hasVideo"`
+}
+
+// ArchiveFilter selects archives; its zero value selects every archive.
+type ArchiveFilter struct {
+	// APIKey, when not "", keeps the archives of one project.
+	APIKey string
+	// SessionID, when not "", keeps the archives of one session.
+	SessionID string
+	// Statuses, when not empty, keeps the archives in one of them.
+	Statuses []string
+	// Offset skips that many of the newest matches; Count, when above 0,
+	// returns at most that many.
+	Offset, Count int
+}
+
 // Store persists Parley's records. Implementations are safe for
 // concurrent use.
 type Store interface {
@@ -118,6 +176,22 @@ type Store interface {
 	// limit of them (0 means all); webhookID, when not "", keeps those of
 	// one webhook.
 	Deliveries(ctx context.Context, apiKey, webhookID string, limit int) ([]Delivery, error)
+
+	// CreateArchive adds a; ErrExists if its id is taken, ErrNotFound if
+	// its project does not exist.
+	CreateArchive(ctx context.Context, a Archive) error
+	// Archive returns the archive with that id, or ErrNotFound.
+	Archive(ctx context.Context, id string) (Archive, error)
+	// Archives returns the archives f selects, newest first (the order of
+	// creation breaking ties), and how many match without Offset and Count.
+	Archives(ctx context.Context, f ArchiveFilter) ([]Archive, int, error)
+	// UpdateArchive replaces what changes over an archive's life — status,
+	// reason, streams, size, duration, updated time — of the archive with
+	// a's id; ErrNotFound if there is none.
+	UpdateArchive(ctx context.Context, a Archive) error
+	// DeleteArchive removes archive id of project apiKey; ErrNotFound if
+	// the project has no such archive.
+	DeleteArchive(ctx context.Context, apiKey, id string) error
 
 	// Close releases the store.
 	Close() error

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -232,6 +233,14 @@ func TestRelayedSessionIsPeerToPeer(t *testing.T) {
 		decodesOthers(t, p, 1, true)
 	}
 	checkPeerToPeer(t, pages)
+
+	// Media that never reaches Parley cannot be recorded: archiving a
+	// relayed session is refused with 409, as OpenTok refuses it.
+	_, err := e.ot.StartArchive(context.Background(), sid, opentok.ArchiveOptions{OutputMode: opentok.Individual})
+	var apiErr *opentok.Error
+	if !errors.As(err, &apiErr) || apiErr.Status != 409 {
+		t.Errorf("archiving a relayed session: %v, want a 409", err)
+	}
 
 	// Publisher.getStats: one container per subscriber, naming it.
 	bobIDs := idsOf(t, bob)

@@ -5,6 +5,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -106,6 +107,34 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_api_key ON webhook_deliveries(api_key, id);
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_id, id);
+`,
+	// Archives. streams is the JSON list of a manual-mode archive's
+	// streams; layout the JSON layout of a composed one. Lists are newest
+	// first, ties broken by rowid (the order of creation).
+	3: `
+CREATE TABLE archives (
+	id                TEXT PRIMARY KEY,
+	api_key           TEXT NOT NULL REFERENCES projects(api_key),
+	session_id        TEXT NOT NULL,
+	name              TEXT NOT NULL DEFAULT '',
+	status            TEXT NOT NULL,
+	reason            TEXT NOT NULL DEFAULT '',
+	output_mode       TEXT NOT NULL,
+	stream_mode       TEXT NOT NULL,
+	has_audio         INTEGER NOT NULL,
+	has_video         INTEGER NOT NULL,
+	resolution        TEXT NOT NULL DEFAULT '',
+	layout            TEXT NOT NULL DEFAULT '',
+	multi_archive_tag TEXT NOT NULL DEFAULT '',
+	streams           TEXT NOT NULL DEFAULT '[]',
+	size              INTEGER NOT NULL DEFAULT 0,
+	duration          INTEGER NOT NULL DEFAULT 0,
+	created_at        INTEGER NOT NULL,
+	updated_at        INTEGER NOT NULL
+);
+CREATE INDEX archives_api_key ON archives(api_key, created_at);
+CREATE INDEX archives_session ON archives(session_id, created_at);
+CREATE INDEX archives_status ON archives(status);
 `,
 }
 
@@ -360,4 +389,140 @@ func (s *Store) Deliveries(ctx context.Context, apiKey, webhookID string, limit 
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// CreateArchive implements store.Store.
+func (s *Store) CreateArchive(ctx context.Context, a store.Archive) error {
+	streams, err := archiveStreams(a.Streams)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO archives(id, api_key, session_id, name, status, reason,
+		output_mode, stream_mode, has_audio, has_video, resolution, layout, multi_archive_tag, streams,
+		size, duration, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.APIKey, a.SessionID, a.Name, a.Status, a.Reason, a.OutputMode, a.StreamMode, a.HasAudio,
+		a.HasVideo, a.Resolution, a.Layout, a.MultiArchiveTag, streams, a.Size, a.Duration,
+		a.CreatedAt.UnixMilli(), a.UpdatedAt.UnixMilli())
+	switch {
+	case isUnique(err):
+		return fmt.Errorf("archive %s: %w", a.ID, store.ErrExists)
+	case isForeignKey(err):
+		return fmt.Errorf("project %s: %w", a.APIKey, store.ErrNotFound)
+	}
+	return err
+}
+
+// archiveStreams is the JSON form of a stream list; never null, so that
+// the column reads back as a list.
+func archiveStreams(l []store.ArchiveStream) (string, error) {
+	if l == nil {
+		l = []store.ArchiveStream{}
+	}
+	b, err := json.Marshal(l)
+	return string(b), err
+}
+
+const archiveColumns = `id, api_key, session_id, name, status, reason, output_mode, stream_mode, has_audio,
+	has_video, resolution, layout, multi_archive_tag, streams, size, duration, created_at, updated_at`
+
+func scanArchive(sc interface{ Scan(...any) error }) (store.Archive, error) {
+	var a store.Archive
+	var streams string
+	var created, updated int64
+	err := sc.Scan(&a.ID, &a.APIKey, &a.SessionID, &a.Name, &a.Status, &a.Reason, &a.OutputMode, &a.StreamMode,
+		&a.HasAudio, &a.HasVideo, &a.Resolution, &a.Layout, &a.MultiArchiveTag, &streams, &a.Size, &a.Duration,
+		&created, &updated)
+	if err != nil {
+		return a, err
+	}
+	if err := json.Unmarshal([]byte(streams), &a.Streams); err != nil {
+		return a, fmt.Errorf("archive %s: streams: %w", a.ID, err)
+	}
+	a.CreatedAt, a.UpdatedAt = time.UnixMilli(created), time.UnixMilli(updated)
+	return a, nil
+}
+
+// Archive implements store.Store.
+func (s *Store) Archive(ctx context.Context, id string) (store.Archive, error) {
+	a, err := scanArchive(s.r.QueryRowContext(ctx, `SELECT `+archiveColumns+` FROM archives WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, fmt.Errorf("archive %s: %w", id, store.ErrNotFound)
+	}
+	return a, err
+}
+
+// Archives implements store.Store.
+func (s *Store) Archives(ctx context.Context, f store.ArchiveFilter) ([]store.Archive, int, error) {
+	where := []string{"1 = 1"}
+	var args []any
+	if f.APIKey != "" {
+		where, args = append(where, "api_key = ?"), append(args, f.APIKey)
+	}
+	if f.SessionID != "" {
+		where, args = append(where, "session_id = ?"), append(args, f.SessionID)
+	}
+	if len(f.Statuses) > 0 {
+		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Statuses)-1)+")")
+		for _, st := range f.Statuses {
+			args = append(args, st)
+		}
+	}
+	cond := strings.Join(where, " AND ")
+	var total int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM archives WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit := f.Count
+	if limit <= 0 {
+		limit = -1 // no limit, in SQLite's terms
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+archiveColumns+` FROM archives WHERE `+cond+`
+		ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limit, max(f.Offset, 0))...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []store.Archive
+	for rows.Next() {
+		a, err := scanArchive(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, a)
+	}
+	return out, total, rows.Err()
+}
+
+// UpdateArchive implements store.Store.
+func (s *Store) UpdateArchive(ctx context.Context, a store.Archive) error {
+	streams, err := archiveStreams(a.Streams)
+	if err != nil {
+		return err
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE archives SET status = ?, reason = ?, streams = ?, size = ?,
+		duration = ?, updated_at = ? WHERE id = ?`,
+		a.Status, a.Reason, streams, a.Size, a.Duration, a.UpdatedAt.UnixMilli(), a.ID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("archive %s: %w", a.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteArchive implements store.Store.
+func (s *Store) DeleteArchive(ctx context.Context, apiKey, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM archives WHERE id = ? AND api_key = ?`, id, apiKey)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("archive %s: %w", id, store.ErrNotFound)
+	}
+	return nil
 }

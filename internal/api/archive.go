@@ -1,0 +1,358 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/parleyhq/parley/internal/archive"
+	"github.com/parleyhq/parley/internal/store"
+)
+
+// archiveRoutes are the archive API (opentok-rest.md §4) and the download
+// of an archive's zip through its signed link.
+func (a *API) archiveRoutes(r *router) {
+	const base = "/v2/project/{apiKey}/archive"
+	r.handle("POST", base, a.authed(a.ownProject(a.archives(a.startArchive))))
+	r.handle("GET", base, a.authed(a.ownProject(a.archives(a.listArchives))))
+	r.handle("GET", base+"/{archiveId}", a.authed(a.ownProject(a.archives(a.getArchive))))
+	r.handle("DELETE", base+"/{archiveId}", a.authed(a.ownProject(a.archives(a.deleteArchive))))
+	r.handle("POST", base+"/{archiveId}/stop", a.authed(a.ownProject(a.archives(a.stopArchive))))
+	r.handle("PATCH", base+"/{archiveId}/streams", a.authed(a.ownProject(a.archives(a.archiveStreams))))
+	r.handle("PUT", base+"/{archiveId}/layout", a.authed(a.ownProject(a.archives(a.archiveLayout))))
+	// The link's signature is the credential: whoever holds it may
+	// download, until it expires.
+	r.handle("GET", "/v2/archives/{file}", a.downloadArchive)
+}
+
+// archives answers 501 on a node without archives.
+func (a *API) archives(h authedHandler) authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, p store.Project) {
+		if a.Archives == nil {
+			WriteError(w, http.StatusNotImplemented, "archives are not enabled on this server")
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+// archiveJSON is the archive object of opentok-rest.md §4.9.
+type archiveJSON struct {
+	ID              string                `json:"id"`
+	Status          string                `json:"status"`
+	Name            string                `json:"name"`
+	Reason          string                `json:"reason"`
+	SessionID       string                `json:"sessionId"`
+	PartnerID       int64                 `json:"partnerId"`
+	ProjectID       int64                 `json:"projectId"`
+	CreatedAt       int64                 `json:"createdAt"`
+	UpdatedAt       int64                 `json:"updatedAt"`
+	Size            int64                 `json:"size"`
+	Duration        int                   `json:"duration"`
+	OutputMode      string                `json:"outputMode"`
+	StreamMode      string                `json:"streamMode"`
+	HasAudio        bool                  `json:"hasAudio"`
+	HasVideo        bool                  `json:"hasVideo"`
+	Resolution      string                `json:"resolution,omitempty"`
+	URL             *string               `json:"url"`
+	Streams         []store.ArchiveStream `json:"streams"`
+	MultiArchiveTag string                `json:"multiArchiveTag,omitempty"`
+	Sha256sum       string                `json:"sha256sum"`
+	Password        string                `json:"password"`
+	Event           string                `json:"event"`
+}
+
+func (a *API) toArchiveJSON(r *http.Request, ar store.Archive) archiveJSON {
+	key, _ := strconv.ParseInt(ar.APIKey, 10, 64)
+	j := archiveJSON{
+		ID: ar.ID, Status: ar.Status, Name: ar.Name, Reason: ar.Reason, SessionID: ar.SessionID,
+		PartnerID: key, ProjectID: key, CreatedAt: ar.CreatedAt.UnixMilli(), UpdatedAt: ar.UpdatedAt.UnixMilli(),
+		Size: ar.Size, Duration: ar.Duration, OutputMode: ar.OutputMode, StreamMode: ar.StreamMode,
+		HasAudio: ar.HasAudio, HasVideo: ar.HasVideo, Resolution: ar.Resolution, Streams: ar.Streams,
+		MultiArchiveTag: ar.MultiArchiveTag, Event: "archive",
+	}
+	if j.Streams == nil {
+		j.Streams = []store.ArchiveStream{}
+	}
+	if u := a.Archives.URL(ar, requestBase(r)); u != "" {
+		j.URL = &u
+	}
+	return j
+}
+
+// requestBase is the URL the request came on, without a path: what a
+// download link is built on when no public URL is configured.
+func requestBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// archiveError answers a refusal of the archive manager with its status.
+func (a *API) archiveError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *archive.Error
+	if !errors.As(err, &e) {
+		a.internalError(w, r, err)
+		return
+	}
+	status := http.StatusBadRequest
+	switch {
+	case errors.Is(err, archive.ErrForbidden):
+		status = http.StatusForbidden
+	case errors.Is(err, archive.ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, archive.ErrStreamMode):
+		status = http.StatusMethodNotAllowed
+	case errors.Is(err, archive.ErrConflict):
+		status = http.StatusConflict
+	}
+	WriteError(w, status, e.Msg)
+}
+
+// flexInt accepts a number or a string holding one.
+type flexInt struct{ v int }
+
+func (n *flexInt) UnmarshalJSON(data []byte) error {
+	v, err := strconv.Atoi(strings.Trim(string(data), `"`))
+	if err != nil {
+		return fmt.Errorf("want an integer, got %s", data)
+	}
+	n.v = v
+	return nil
+}
+
+// startBody is what the SDKs send to start an archive: the options they
+// were given, with explicit nulls (Python) and booleans as strings (Ruby)
+// tolerated, and unknown keys ignored.
+type startBody struct {
+	SessionID  *string   `json:"sessionId"`
+	Name       *string   `json:"name"`
+	HasAudio   *flexBool `json:"hasAudio"`
+	HasVideo   *flexBool `json:"hasVideo"`
+	OutputMode *string   `json:"outputMode"`
+	StreamMode *string   `json:"streamMode"`
+	Resolution *string   `json:"resolution"`
+	Layout     *struct {
+		Type            *string `json:"type"`
+		Stylesheet      *string `json:"stylesheet"`
+		ScreenshareType *string `json:"screenshareType"`
+	} `json:"layout"`
+	MultiArchiveTag       *string  `json:"multiArchiveTag"`
+	MaxBitrate            *flexInt `json:"maxBitrate"`
+	QuantizationParameter *flexInt `json:"quantizationParameter"`
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func (b *startBody) options() archive.Options {
+	o := archive.DefaultOptions()
+	o.Name, o.Resolution, o.MultiArchiveTag = str(b.Name), str(b.Resolution), str(b.MultiArchiveTag)
+	if b.HasAudio != nil {
+		o.HasAudio = b.HasAudio.v
+	}
+	if b.HasVideo != nil {
+		o.HasVideo = b.HasVideo.v
+	}
+	if b.OutputMode != nil {
+		o.OutputMode = *b.OutputMode
+	}
+	if b.StreamMode != nil {
+		o.StreamMode = *b.StreamMode
+	}
+	if b.Layout != nil {
+		o.Layout = &archive.Layout{Type: str(b.Layout.Type), Stylesheet: str(b.Layout.Stylesheet), ScreenshareType: str(b.Layout.ScreenshareType)}
+	}
+	if b.MaxBitrate != nil {
+		o.MaxBitrate = b.MaxBitrate.v
+	}
+	if b.QuantizationParameter != nil {
+		o.QuantizationParameter = b.QuantizationParameter.v
+	}
+	return o
+}
+
+func (a *API) startArchive(w http.ResponseWriter, r *http.Request, p store.Project) {
+	var body startBody
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if str(body.SessionID) == "" {
+		WriteError(w, http.StatusBadRequest, "sessionId missing")
+		return
+	}
+	ar, err := a.Archives.Start(r.Context(), p.APIKey, *body.SessionID, body.options())
+	if err != nil {
+		a.archiveError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a.toArchiveJSON(r, ar))
+}
+
+func (a *API) stopArchive(w http.ResponseWriter, r *http.Request, p store.Project) {
+	var ignored any // Node sends {}, Ruby and Java nothing
+	if !decodeBody(w, r, &ignored) {
+		return
+	}
+	ar, err := a.Archives.Stop(r.Context(), p.APIKey, r.PathValue("archiveId"))
+	if err != nil {
+		a.archiveError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a.toArchiveJSON(r, ar))
+}
+
+func (a *API) getArchive(w http.ResponseWriter, r *http.Request, p store.Project) {
+	ar, err := a.Archives.Get(r.Context(), p.APIKey, r.PathValue("archiveId"))
+	if err != nil {
+		a.archiveError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a.toArchiveJSON(r, ar))
+}
+
+// Paging of the archive list.
+const (
+	defaultListCount = 50
+	maxListCount     = 1000
+)
+
+func (a *API) listArchives(w http.ResponseWriter, r *http.Request, p store.Project) {
+	q := r.URL.Query()
+	offset, count := 0, defaultListCount
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{{"offset", &offset}, {"count", &count}} {
+		s := q.Get(f.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			WriteError(w, http.StatusBadRequest, f.name+": want a whole number of at least 0")
+			return
+		}
+		*f.v = n
+	}
+	count = min(count, maxListCount)
+	sid := q.Get("sessionId")
+	if sid == "" {
+		sid = q.Get("session_id") // the name in one version of the OpenAPI text
+	}
+	items := []archiveJSON{}
+	total := 0
+	if count > 0 {
+		list, n, err := a.Archives.List(r.Context(), p.APIKey, sid, offset, count)
+		if err != nil {
+			a.internalError(w, r, err)
+			return
+		}
+		for _, ar := range list {
+			items = append(items, a.toArchiveJSON(r, ar))
+		}
+		total = n
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": total, "items": items})
+}
+
+func (a *API) deleteArchive(w http.ResponseWriter, r *http.Request, p store.Project) {
+	if err := a.Archives.Delete(r.Context(), p.APIKey, r.PathValue("archiveId")); err != nil {
+		a.archiveError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) archiveStreams(w http.ResponseWriter, r *http.Request, p store.Project) {
+	var body struct {
+		AddStream    *string   `json:"addStream"`
+		RemoveStream *string   `json:"removeStream"`
+		HasAudio     *flexBool `json:"hasAudio"`
+		HasVideo     *flexBool `json:"hasVideo"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	add, remove := str(body.AddStream), str(body.RemoveStream)
+	if (add == "") == (remove == "") {
+		WriteError(w, http.StatusBadRequest, "want one of addStream and removeStream")
+		return
+	}
+	hasAudio, hasVideo := body.HasAudio == nil || body.HasAudio.v, body.HasVideo == nil || body.HasVideo.v
+	var err error
+	if add != "" {
+		err = a.Archives.SetStream(r.Context(), p.APIKey, r.PathValue("archiveId"), add, true, hasAudio, hasVideo)
+	} else {
+		err = a.Archives.SetStream(r.Context(), p.APIKey, r.PathValue("archiveId"), remove, false, false, false)
+	}
+	if err != nil {
+		a.archiveError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// archiveLayout would change a composed archive's layout. Only individual
+// archives can be recorded today: the body is checked, then refused.
+func (a *API) archiveLayout(w http.ResponseWriter, r *http.Request, p store.Project) {
+	var body struct {
+		Type            *string `json:"type"`
+		Stylesheet      *string `json:"stylesheet"`
+		ScreenshareType *string `json:"screenshareType"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	ar, err := a.Archives.Get(r.Context(), p.APIKey, r.PathValue("archiveId"))
+	if err != nil {
+		a.archiveError(w, r, err)
+		return
+	}
+	o := archive.DefaultOptions()
+	o.Layout = &archive.Layout{Type: str(body.Type), Stylesheet: str(body.Stylesheet), ScreenshareType: str(body.ScreenshareType)}
+	if err := o.Validate(); err != nil {
+		a.archiveError(w, r, err)
+		return
+	}
+	// Until a compositor lands, no archive has a layout to change.
+	WriteError(w, http.StatusBadRequest, "layouts apply to composed archives; archive "+ar.ID+" is "+ar.OutputMode)
+}
+
+// downloadArchive serves an archive's zip to the holder of a valid
+// signed link, with range requests (http.ServeContent).
+func (a *API) downloadArchive(w http.ResponseWriter, r *http.Request) {
+	if a.Archives == nil {
+		WriteError(w, http.StatusNotFound, "not found")
+		return
+	}
+	id, ok := strings.CutSuffix(r.PathValue("file"), ".zip")
+	if !ok {
+		WriteError(w, http.StatusNotFound, "not found")
+		return
+	}
+	q := r.URL.Query()
+	f, err := a.Archives.Download(id, q.Get("expires"), q.Get("sig"))
+	if err != nil {
+		a.archiveError(w, r, err)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		a.internalError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+id+`.zip"`)
+	w.Header().Set("Cache-Control", "private")
+	http.ServeContent(w, r, id+".zip", st.ModTime(), f)
+}
