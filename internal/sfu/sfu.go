@@ -48,6 +48,9 @@ type SFU struct {
 	mu      sync.Mutex
 	streams map[string]*Stream
 	closed  bool
+	// closing counts the peer connections being torn down aside (see
+	// Stream.close); Close waits for them.
+	closing sync.WaitGroup
 }
 
 // videoFeedback is what Parley asks of video senders and answers to video
@@ -187,6 +190,7 @@ func (s *SFU) Close() error {
 	for _, st := range streams {
 		st.Close()
 	}
+	s.closing.Wait()
 	var errs []error
 	if s.udpMux != nil {
 		errs = append(errs, s.udpMux.Close())

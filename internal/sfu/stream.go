@@ -208,7 +208,9 @@ func (st *Stream) close(reason string, notify bool) {
 	}
 	// Closing the peer connection ends the read loops; closing it from one
 	// of Pion's callbacks must not wait for them, so do it aside.
+	st.sfu.closing.Add(1)
 	go func() {
+		defer st.sfu.closing.Done()
 		st.pc.Close()
 		st.loops.Wait()
 		close(st.done)

@@ -186,7 +186,9 @@ func (sub *Subscriber) close(reason string, notify bool) {
 	for _, d := range sub.downs {
 		d.recv.removeDown(d)
 	}
+	sub.stream.sfu.closing.Add(1)
 	go func() {
+		defer sub.stream.sfu.closing.Done()
 		sub.pc.Close()
 		sub.loops.Wait()
 		close(sub.done)

@@ -172,7 +172,9 @@ func (c *conn) publish(ctx context.Context, req *Request) {
 	c.mu.Lock()
 	c.publishers[stream.ID] = st
 	c.mu.Unlock()
+	c.srv.conns.Add(1) // the server's Close waits for this too
 	go func() {
+		defer c.srv.conns.Done()
 		// Forget the SFU stream when it ends, whoever ended it.
 		<-st.Done()
 		c.mu.Lock()
