@@ -33,6 +33,7 @@ func webhookCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	key := fs.String("api-key", getenv("PARLEY_API_KEY"), "project (default: the first project in --data)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	count := fs.Int("count", 100, "how many attempts to show, newest first; 0 for all (log)")
+	group := fs.String("group", webhook.GroupSessionMonitoring, "sessionMonitoring or archiveStatus (add)")
 	pos, err := parseMixed(fs, args[1:])
 	if err != nil {
 		return err
@@ -52,7 +53,7 @@ func webhookCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		if len(pos) != 1 {
 			return errors.New("webhook add: want one URL")
 		}
-		h, err := webhook.Create(ctx, st, p.APIKey, webhook.GroupSessionMonitoring, pos[0], time.Now())
+		h, err := webhook.Create(ctx, st, p.APIKey, *group, pos[0], time.Now())
 		if errors.Is(err, store.ErrExists) {
 			return fmt.Errorf("project %s already has a webhook; parley webhook remove it first", p.APIKey)
 		}

@@ -38,8 +38,8 @@ func (a *API) archives(h authedHandler) authedHandler {
 	}
 }
 
-// archiveJSON is the archive object of opentok-rest.md §4.9.
-type archiveJSON struct {
+// ArchiveJSON is the archive object of opentok-rest.md §4.9.
+type ArchiveJSON struct {
 	ID              string                `json:"id"`
 	Status          string                `json:"status"`
 	Name            string                `json:"name"`
@@ -64,9 +64,16 @@ type archiveJSON struct {
 	Event           string                `json:"event"`
 }
 
-func (a *API) toArchiveJSON(r *http.Request, ar store.Archive) archiveJSON {
+func (a *API) toArchiveJSON(r *http.Request, ar store.Archive) ArchiveJSON {
+	return ArchiveObject(ar, a.Archives.URL(ar, requestBase(r)))
+}
+
+// ArchiveObject is the archive as the REST API and archive status
+// callbacks show it (opentok-rest.md §4.9), with download link url ("" =
+// none yet).
+func ArchiveObject(ar store.Archive, url string) ArchiveJSON {
 	key, _ := strconv.ParseInt(ar.APIKey, 10, 64)
-	j := archiveJSON{
+	j := ArchiveJSON{
 		ID: ar.ID, Status: ar.Status, Name: ar.Name, Reason: ar.Reason, SessionID: ar.SessionID,
 		PartnerID: key, ProjectID: key, CreatedAt: ar.CreatedAt.UnixMilli(), UpdatedAt: ar.UpdatedAt.UnixMilli(),
 		Size: ar.Size, Duration: ar.Duration, OutputMode: ar.OutputMode, StreamMode: ar.StreamMode,
@@ -76,8 +83,8 @@ func (a *API) toArchiveJSON(r *http.Request, ar store.Archive) archiveJSON {
 	if j.Streams == nil {
 		j.Streams = []store.ArchiveStream{}
 	}
-	if u := a.Archives.URL(ar, requestBase(r)); u != "" {
-		j.URL = &u
+	if url != "" {
+		j.URL = &url
 	}
 	return j
 }
@@ -248,7 +255,7 @@ func (a *API) listArchives(w http.ResponseWriter, r *http.Request, p store.Proje
 	if sid == "" {
 		sid = q.Get("session_id") // the name in one version of the OpenAPI text
 	}
-	items := []archiveJSON{}
+	items := []ArchiveJSON{}
 	total := 0
 	if count > 0 {
 		list, n, err := a.Archives.List(r.Context(), p.APIKey, sid, offset, count)

@@ -99,7 +99,7 @@ func (a *API) createCallback(w http.ResponseWriter, r *http.Request, p store.Pro
 		return
 	}
 	if body.Event != "" {
-		WriteError(w, http.StatusBadRequest, "event: per-event callbacks are not supported; register the group "+webhook.GroupSessionMonitoring)
+		WriteError(w, http.StatusBadRequest, "event: per-event callbacks are not supported; register the group "+webhook.GroupSessionMonitoring+" or "+webhook.GroupArchiveStatus)
 		return
 	}
 	h, err := webhook.Create(r.Context(), a.Store, p.APIKey, body.Group, body.URL, a.now())
@@ -108,7 +108,11 @@ func (a *API) createCallback(w http.ResponseWriter, r *http.Request, p store.Pro
 		WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	case errors.Is(err, store.ErrExists):
-		WriteError(w, http.StatusConflict, "the project already has a "+webhook.GroupSessionMonitoring+" callback; delete it first")
+		group := body.Group
+		if group == "" {
+			group = webhook.GroupSessionMonitoring
+		}
+		WriteError(w, http.StatusConflict, "the project already has a "+group+" callback; delete it first")
 		return
 	case err != nil:
 		a.internalError(w, r, err)

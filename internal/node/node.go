@@ -5,6 +5,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +55,9 @@ type Node struct {
 	// Project is the project ensured at start: the one from --api-key, or
 	// the first one in the store (created on first start).
 	Project store.Project
+	// base is URL() once the listener exists, for goroutines that may run
+	// before it does.
+	base atomic.Value
 	// SecretFile is where a generated secret was written, or "".
 	SecretFile string
 }
@@ -107,7 +113,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		n.hooks.Observe(s)
 		n.archives.Observe(s)
 	}})
-	if n.archives, err = newArchives(ctx, cfg, st, n.Sessions, n.sfu, log); err != nil {
+	if n.archives, err = newArchives(ctx, cfg, st, n.Sessions, n.sfu, log, n.notifyArchive); err != nil {
 		n.hooks.Close()
 		n.turn.Close()
 		n.sfu.Close()
@@ -149,6 +155,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	n.base.Store(n.URL())
 	return n, nil
 }
 
@@ -257,15 +264,25 @@ func (n *Node) PrintBanner(w io.Writer, version string) {
 // the archives a previous run left recording (a crash, a kill -9): none
 // stays started. Download links are signed with a secret kept beside the
 // store, so that links handed out before a restart keep working.
-func newArchives(ctx context.Context, cfg config.Config, st store.Store, sessions *session.Registry, media *sfu.SFU, log *slog.Logger) (*archive.Manager, error) {
+func newArchives(ctx context.Context, cfg config.Config, st store.Store, sessions *session.Registry, media *sfu.SFU, log *slog.Logger, onChange func(*archive.Manager, store.Archive)) (*archive.Manager, error) {
 	secret, err := turn.LoadOrCreateSecret(filepath.Join(cfg.Data, "archive-links.secret"))
 	if err != nil {
 		return nil, fmt.Errorf("archive download links: %w", err)
 	}
-	m, err := archive.New(archive.Config{
+	var m *archive.Manager
+	var ready sync.WaitGroup
+	ready.Add(1)
+	m, err = archive.New(archive.Config{
 		Store: st, Sessions: sessions, Media: archive.SFUMedia(media), Dir: filepath.Join(cfg.Data, "archives"),
 		Secret: []byte(secret), PublicURL: cfg.PublicURL, Log: log,
+		// Changes come from the Manager's goroutines, possibly before New
+		// has returned m (recovery): they wait for it.
+		OnChange: func(a store.Archive) {
+			ready.Wait()
+			onChange(m, a)
+		},
 	})
+	ready.Done()
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +291,30 @@ func newArchives(ctx context.Context, cfg config.Config, st store.Store, session
 		return nil, fmt.Errorf("archives left recording: %w", err)
 	}
 	return m, nil
+}
+
+// notifyArchive sends an archive's status change to its project's
+// archiveStatus webhook, with the archive object the REST API shows.
+func (n *Node) notifyArchive(m *archive.Manager, a store.Archive) {
+	if m == nil {
+		return
+	}
+	// Until the listener exists (archives recovered at start-up) only a
+	// configured public URL can make a download link.
+	base, _ := n.base.Load().(string)
+	if base == "" {
+		base = n.cfg.PublicURL
+	}
+	url := ""
+	if base != "" {
+		url = m.URL(a, base)
+	}
+	body, err := json.Marshal(api.ArchiveObject(a, url))
+	if err != nil {
+		n.log.Error("archive status callback", "archive", a.ID, "err", err)
+		return
+	}
+	n.hooks.NotifyArchive(a.APIKey, a.SessionID, a.ID, body)
 }
 
 // Run serves until ctx ends, then shuts down gracefully: HTTP stops

@@ -128,6 +128,13 @@ type job struct {
 	sessionID, apiKey string
 	ev                session.Event
 	at                time.Time
+	// queue orders delivery: the session's id for session events, the
+	// archive's for archive status changes.
+	queue string
+	// group is the webhooks' group; payload, when set, is the body
+	// (archive status changes), else the session event is encoded.
+	group   string
+	payload []byte
 }
 
 // New returns a Dispatcher on st. It starts no goroutine until an event
@@ -204,7 +211,17 @@ func (k sink) Send(ev session.Event) {
 	if ev.Target != "" || !monitored(ev.Kind) {
 		return
 	}
-	k.d.enqueue(job{sessionID: k.sessionID, apiKey: k.apiKey, ev: ev, at: k.d.now()})
+	k.d.enqueue(job{sessionID: k.sessionID, apiKey: k.apiKey, ev: ev, at: k.d.now(),
+		queue: k.sessionID, group: GroupSessionMonitoring})
+}
+
+// NotifyArchive queues an archive status change for project apiKey's
+// archiveStatus webhook: payload is the archive object (opentok-rest.md
+// §7.2) as JSON. Changes of one archive are delivered in order. It never
+// blocks.
+func (d *Dispatcher) NotifyArchive(apiKey, sessionID, archiveID string, payload []byte) {
+	d.enqueue(job{sessionID: sessionID, apiKey: apiKey, at: d.now(),
+		queue: "archive/" + archiveID, group: GroupArchiveStatus, payload: payload})
 }
 
 func (d *Dispatcher) enqueue(j job) {
@@ -214,11 +231,11 @@ func (d *Dispatcher) enqueue(j job) {
 		d.abandoned.Add(1)
 		return
 	}
-	q := d.queues[j.sessionID]
+	q := d.queues[j.queue]
 	start := q == nil
 	if start {
 		q = &queue{}
-		d.queues[j.sessionID] = q
+		d.queues[j.queue] = q
 	}
 	if len(q.jobs) >= d.queueLen {
 		q.jobs[0] = job{}
@@ -229,18 +246,18 @@ func (d *Dispatcher) enqueue(j job) {
 	q.jobs = append(q.jobs, j)
 	if start {
 		d.wg.Add(1)
-		go d.run(j.sessionID, q)
+		go d.run(j.queue, q)
 	}
 }
 
-// run delivers the events of one session, one at a time, until its queue
-// is empty or the Dispatcher closes.
-func (d *Dispatcher) run(sid string, q *queue) {
+// run delivers the events of one queue (a session's, or an archive's),
+// one at a time, until it is empty or the Dispatcher closes.
+func (d *Dispatcher) run(key string, q *queue) {
 	defer d.wg.Done()
 	for {
 		d.mu.Lock()
 		if len(q.jobs) == 0 || d.closed {
-			delete(d.queues, sid)
+			delete(d.queues, key)
 			d.mu.Unlock()
 			return
 		}
@@ -252,7 +269,7 @@ func (d *Dispatcher) run(sid string, q *queue) {
 		d.mu.Unlock()
 
 		if dropped > 0 {
-			d.log.Warn("webhook queue full: dropped the oldest events", "session", sid, "dropped", dropped)
+			d.log.Warn("webhook queue full: dropped the oldest events", "session", key, "dropped", dropped)
 		}
 		d.deliver(j)
 	}
@@ -272,8 +289,11 @@ func (d *Dispatcher) deliver(j job) {
 	var body []byte
 	var eventID string
 	for _, h := range hooks {
-		if h.Group != GroupSessionMonitoring {
+		if h.Group != j.group {
 			continue
+		}
+		if body == nil && j.payload != nil {
+			body, eventID = j.payload, uuid.NewString()
 		}
 		if body == nil {
 			if body, err = encode(j.sessionID, j.apiKey, j.ev, j.at); err != nil {

@@ -29,6 +29,10 @@ import (
 // group.
 const GroupSessionMonitoring = "sessionMonitoring"
 
+// GroupArchiveStatus is the group of archive status changes: every change
+// of every archive of a project, with the archive object as payload.
+const GroupArchiveStatus = "archiveStatus"
+
 // MaxURLLen is the longest webhook URL accepted, in bytes.
 const MaxURLLen = 2048
 
@@ -36,8 +40,8 @@ const MaxURLLen = 2048
 var ErrInvalidURL = errors.New("webhook: invalid URL")
 
 // ErrUnknownGroup is returned by Create for a group other than
-// GroupSessionMonitoring.
-var ErrUnknownGroup = errors.New("webhook: unknown group; want " + GroupSessionMonitoring)
+// GroupSessionMonitoring and GroupArchiveStatus.
+var ErrUnknownGroup = errors.New("webhook: unknown group; want " + GroupSessionMonitoring + " or " + GroupArchiveStatus)
 
 // CheckURL accepts absolute http and https URLs of at most MaxURLLen bytes.
 func CheckURL(raw string) error {
@@ -71,7 +75,7 @@ func Create(ctx context.Context, st Creator, apiKey, group, rawURL string, now t
 	if group == "" {
 		group = GroupSessionMonitoring
 	}
-	if group != GroupSessionMonitoring {
+	if group != GroupSessionMonitoring && group != GroupArchiveStatus {
 		return store.Webhook{}, fmt.Errorf("%w: got %q", ErrUnknownGroup, group)
 	}
 	if err := CheckURL(rawURL); err != nil {

@@ -695,3 +695,41 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestArchiveStatus: archive status changes go to the project's
+// archiveStatus webhook only, in order, with the archive object as body
+// and a valid signature; the session monitoring webhook does not get them.
+func TestArchiveStatus(t *testing.T) {
+	f := newFixture(t, nil, Options{})
+	ctx := context.Background()
+	archiveRC := newReceiver(t, nil)
+	h, err := Create(ctx, f.st, testKey, GroupArchiveStatus, archiveRC.srv.URL+"/archives", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(ctx, f.st, testKey, GroupArchiveStatus, archiveRC.srv.URL+"/again", t0); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("second archiveStatus webhook: %v", err)
+	}
+	sid := session.NewID(testKey, "", t0)
+	for _, status := range []string{"started", "stopped", "available"} {
+		f.d.NotifyArchive(testKey, sid, "0b7e6a4e-0000-4000-8000-000000000001",
+			[]byte(`{"id":"0b7e6a4e-0000-4000-8000-000000000001","status":"`+status+`","event":"archive"}`))
+	}
+	got := archiveRC.wait(t, 3)
+	for i, status := range []string{"started", "stopped", "available"} {
+		var body struct{ Status, Event string }
+		if err := json.Unmarshal(got[i].body, &body); err != nil || body.Status != status || body.Event != "archive" {
+			t.Errorf("delivery %d: %s (%v), want status %s", i, got[i].body, err, status)
+		}
+		if !receiverVerify(h.Secret, got[i].sig, got[i].body) {
+			t.Errorf("delivery %d: bad signature", i)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	f.rc.mu.Lock()
+	n := len(f.rc.got)
+	f.rc.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("the session monitoring webhook got %d archive changes", n)
+	}
+}

@@ -8,12 +8,14 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -184,6 +186,27 @@ func TestArchiveIndividual(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 
+	// An archive status callback receiver sees every status change.
+	var (
+		statusMu sync.Mutex
+		statuses []string
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ ID, Status, Event, URL string }
+		if err := json.NewDecoder(r.Body).Decode(&body); err == nil && body.Event == "archive" {
+			statusMu.Lock()
+			statuses = append(statuses, body.Status)
+			if body.Status == "available" && body.URL == "" {
+				statuses = append(statuses, "available-without-url")
+			}
+			statusMu.Unlock()
+		}
+	}))
+	defer hook.Close()
+	if _, err := e.ot.RegisterCallback(ctx, "archiveStatus", hook.URL); err != nil {
+		t.Fatal(err)
+	}
+
 	t0 := time.Now()
 	ar, err := e.ot.StartArchive(ctx, sid, opentok.ArchiveOptions{Name: "two", OutputMode: opentok.Individual})
 	if err != nil {
@@ -217,6 +240,19 @@ func TestArchiveIndividual(t *testing.T) {
 	}
 
 	done := waitArchive(t, e.ot, ar.ID)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		statusMu.Lock()
+		got := strings.Join(statuses, " ")
+		statusMu.Unlock()
+		if got == "started stopped available" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("archive status callbacks: %q, want started stopped available (with a url)", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	recorded := t1.Sub(t0)
 	if done.Status != "available" || math.Abs(float64(done.Duration)-recorded.Seconds()) > 1 {
 		t.Fatalf("archive %+v, recorded for %v", done, recorded)
