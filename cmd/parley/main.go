@@ -28,6 +28,7 @@ usage:
                                        (webhook: --data, --api-key to pick the project, default the first)
   parley session create [flags]        create a session through the REST API
   parley token --session-id ID [flags] mint a client token
+  parley loadtest [flags]              run media clients against a server and report (-h lists flags)
   parley version                       print the version
 `
 
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return sessionCmd(ctx, rest, stdout, stderr, getenv)
 	case "token":
 		return tokenCmd(ctx, rest, stdout, stderr, getenv)
+	case "loadtest":
+		return loadtestCmd(ctx, rest, stdout, stderr, getenv)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "parley", versionString())
 		return nil
