@@ -18,8 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/logging"
 	pionturn "github.com/pion/turn/v5"
+
+	"github.com/parleyhq/parley/internal/turn/turntest"
 )
 
 const testSecret = "0123456789abcdef-test-secret"
@@ -218,47 +219,15 @@ func newTestServer(t *testing.T, change func(*Config)) testServer {
 func (s testServer) dial(t *testing.T, transport, username, password string) *pionturn.Client {
 	t.Helper()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.UDPAddr().Port))
-	var conn net.PacketConn
-	switch transport {
-	case "udp":
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn = c
-	case "tcp":
-		c, err := net.Dial("tcp4", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn = pionturn.NewSTUNConn(c)
-	case "tls":
-		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.TLSAddr().Port))
-		c, err := tls.Dial("tcp4", addr, &tls.Config{RootCAs: s.pool, ServerName: "turn.test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn = pionturn.NewSTUNConn(c)
-	default:
-		t.Fatalf("transport %q", transport)
+	if transport != "tls" {
+		return turntest.Client(t, turntest.Conn(t, transport, addr), addr, username, password)
 	}
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = logging.LogLevelDisabled
-	c, err := pionturn.NewClient(&pionturn.ClientConfig{
-		STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
-		Username: username, Password: password, LoggerFactory: lf,
-	})
+	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.TLSAddr().Port))
+	c, err := tls.Dial("tcp4", addr, &tls.Config{RootCAs: s.pool, ServerName: "turn.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		conn.Close()
-	})
-	return c
+	return turntest.Client(t, pionturn.NewSTUNConn(c), addr, username, password)
 }
 
 // TestRelay: two clients allocate, permit each other and exchange

@@ -2,16 +2,15 @@ package rtc
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pion/logging"
 	pionturn "github.com/pion/turn/v5"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/internal/signaling"
+	"github.com/parleyhq/parley/internal/turn/turntest"
 	"github.com/parleyhq/parley/pkg/opentok"
 	"github.com/parleyhq/parley/pkg/rtcclient"
 )
@@ -52,37 +51,7 @@ func turnAddr(t *testing.T, urls []string, scheme, transport string) string {
 // turnClient makes a TURN client of addr over udp or tcp.
 func turnClient(t *testing.T, transport, addr, username, password string) *pionturn.Client {
 	t.Helper()
-	var conn net.PacketConn
-	if transport == "udp" {
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn = c
-	} else {
-		c, err := net.Dial("tcp4", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn = pionturn.NewSTUNConn(c)
-	}
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = logging.LogLevelDisabled
-	c, err := pionturn.NewClient(&pionturn.ClientConfig{
-		STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
-		Username: username, Password: password, LoggerFactory: lf,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		conn.Close()
-	})
-	return c
+	return turntest.Client(t, turntest.Conn(t, transport, addr), addr, username, password)
 }
 
 // TestTURNCredentials: a connected client is told about the node's TURN
