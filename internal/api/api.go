@@ -96,7 +96,8 @@ func (r *router) finish() {
 // authedHandler is a handler that knows the caller's project.
 type authedHandler func(w http.ResponseWriter, r *http.Request, p store.Project)
 
-// authed checks the request's credentials and bounds its body.
+// authed checks the request's credentials, that a project in the path is
+// the caller's, and bounds the body.
 func (a *API) authed(h authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Auth.Authenticate(r)
@@ -108,6 +109,11 @@ func (a *API) authed(h authedHandler) http.HandlerFunc {
 				return
 			}
 			a.internalError(w, r, err)
+			return
+		}
+		// Routes under /v2/project/{apiKey} act for that project only.
+		if k := r.PathValue("apiKey"); k != "" && k != p.APIKey {
+			WriteError(w, http.StatusForbidden, "the API key in the path is not the authenticated project's")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)

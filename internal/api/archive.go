@@ -15,13 +15,13 @@ import (
 // of an archive's zip through its signed link.
 func (a *API) archiveRoutes(r *router) {
 	const base = "/v2/project/{apiKey}/archive"
-	r.handle("POST", base, a.authed(a.ownProject(a.archives(a.startArchive))))
-	r.handle("GET", base, a.authed(a.ownProject(a.archives(a.listArchives))))
-	r.handle("GET", base+"/{archiveId}", a.authed(a.ownProject(a.archives(a.getArchive))))
-	r.handle("DELETE", base+"/{archiveId}", a.authed(a.ownProject(a.archives(a.deleteArchive))))
-	r.handle("POST", base+"/{archiveId}/stop", a.authed(a.ownProject(a.archives(a.stopArchive))))
-	r.handle("PATCH", base+"/{archiveId}/streams", a.authed(a.ownProject(a.archives(a.archiveStreams))))
-	r.handle("PUT", base+"/{archiveId}/layout", a.authed(a.ownProject(a.archives(a.archiveLayout))))
+	r.handle("POST", base, a.authed(a.archives(a.startArchive)))
+	r.handle("GET", base, a.authed(a.archives(a.listArchives)))
+	r.handle("GET", base+"/{archiveId}", a.authed(a.archives(a.getArchive)))
+	r.handle("DELETE", base+"/{archiveId}", a.authed(a.archives(a.deleteArchive)))
+	r.handle("POST", base+"/{archiveId}/stop", a.authed(a.archives(a.stopArchive)))
+	r.handle("PATCH", base+"/{archiveId}/streams", a.authed(a.archives(a.archiveStreams)))
+	r.handle("PUT", base+"/{archiveId}/layout", a.authed(a.archives(a.archiveLayout)))
 	// The link's signature is the credential: whoever holds it may
 	// download, until it expires.
 	r.handle("GET", "/v2/archives/{file}", a.downloadArchive)

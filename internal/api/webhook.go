@@ -15,22 +15,10 @@ import (
 // their delivery log (opentok-rest.md §6.13; docs/operations.md).
 func (a *API) callbackRoutes(r *router) {
 	const base = "/v2/project/{apiKey}/callback"
-	r.handle("GET", base, a.authed(a.ownProject(a.listCallbacks)))
-	r.handle("POST", base, a.authed(a.ownProject(a.createCallback)))
-	r.handle("DELETE", base+"/{callbackId}", a.authed(a.ownProject(a.deleteCallback)))
-	r.handle("GET", base+"/{callbackId}/deliveries", a.authed(a.ownProject(a.callbackDeliveries)))
-}
-
-// ownProject refuses, with a 403, a path naming another project than the
-// caller's.
-func (a *API) ownProject(h authedHandler) authedHandler {
-	return func(w http.ResponseWriter, r *http.Request, p store.Project) {
-		if r.PathValue("apiKey") != p.APIKey {
-			WriteError(w, http.StatusForbidden, "the API key in the path is not the authenticated project's")
-			return
-		}
-		h(w, r, p)
-	}
+	r.handle("GET", base, a.authed(a.listCallbacks))
+	r.handle("POST", base, a.authed(a.createCallback))
+	r.handle("DELETE", base+"/{callbackId}", a.authed(a.deleteCallback))
+	r.handle("GET", base+"/{callbackId}/deliveries", a.authed(a.callbackDeliveries))
 }
 
 // callbackJSON is a webhook as the API shows it: the callback object of
