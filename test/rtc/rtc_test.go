@@ -482,13 +482,17 @@ func TestResumeAfterLostLink(t *testing.T) {
 	if _, err := a.Do(ctx, signaling.Request{Type: "ping"}); err != nil {
 		t.Fatalf("resumed connection unusable: %v", err)
 	}
-	// Nobody saw the connection go.
-	select {
-	case ev := <-b.Events():
-		if ev.Type == "connectionDestroyed" || ev.Type == "streamDestroyed" {
-			t.Fatalf("b saw %s during a resumable cut", ev.Type)
+	// Nobody saw the connection go: nothing b has received since the cut
+	// says so.
+	for drained := false; !drained; {
+		select {
+		case ev := <-b.Events():
+			if ev.Type == "connectionDestroyed" || ev.Type == "streamDestroyed" {
+				t.Fatalf("b saw %s during a resumable cut", ev.Type)
+			}
+		case <-time.After(200 * time.Millisecond):
+			drained = true
 		}
-	default:
 	}
 	// The new token resumes it again.
 	if err := a.CutAndResume(ctx, 0); err != nil {
