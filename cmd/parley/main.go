@@ -57,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return projectCmd(ctx, rest, stdout, stderr, getenv)
 	case "webhook":
 		return webhookCmd(ctx, rest, stdout, stderr, getenv)
+	case "storage":
+		return storageCmd(ctx, rest, stdout, stderr, getenv)
 	case "session":
 		return sessionCmd(ctx, rest, stdout, stderr, getenv)
 	case "token":

@@ -67,6 +67,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	a.controlRoutes(&r)
 	a.callbackRoutes(&r)
 	a.archiveRoutes(&r)
+	a.storageRoutes(&r)
 	r.finish()
 }
 

@@ -308,8 +308,8 @@ func (a *API) archiveStreams(w http.ResponseWriter, r *http.Request, p store.Pro
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// archiveLayout would change a composed archive's layout. Only individual
-// archives can be recorded today: the body is checked, then refused.
+// archiveLayout changes a composed archive's layout: 200 with no body, as
+// OpenTok answers.
 func (a *API) archiveLayout(w http.ResponseWriter, r *http.Request, p store.Project) {
 	var body struct {
 		Type            *string `json:"type"`
@@ -319,35 +319,24 @@ func (a *API) archiveLayout(w http.ResponseWriter, r *http.Request, p store.Proj
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	ar, err := a.Archives.Get(r.Context(), p.APIKey, r.PathValue("archiveId"))
-	if err != nil {
+	spec := archive.Layout{Type: str(body.Type), Stylesheet: str(body.Stylesheet), ScreenshareType: str(body.ScreenshareType)}
+	if err := a.Archives.SetLayout(r.Context(), p.APIKey, r.PathValue("archiveId"), spec); err != nil {
 		a.archiveError(w, r, err)
 		return
 	}
-	o := archive.DefaultOptions()
-	o.Layout = &archive.Layout{Type: str(body.Type), Stylesheet: str(body.Stylesheet), ScreenshareType: str(body.ScreenshareType)}
-	if err := o.Validate(); err != nil {
-		a.archiveError(w, r, err)
-		return
-	}
-	// Until a compositor lands, no archive has a layout to change.
-	WriteError(w, http.StatusBadRequest, "layouts apply to composed archives; archive "+ar.ID+" is "+ar.OutputMode)
+	w.WriteHeader(http.StatusOK)
 }
 
-// downloadArchive serves an archive's zip to the holder of a valid
+// downloadArchive serves an archive's file (zip or MP4) to the holder of a valid
 // signed link, with range requests (http.ServeContent).
 func (a *API) downloadArchive(w http.ResponseWriter, r *http.Request) {
 	if a.Archives == nil {
 		WriteError(w, http.StatusNotFound, "not found")
 		return
 	}
-	id, ok := strings.CutSuffix(r.PathValue("file"), ".zip")
-	if !ok {
-		WriteError(w, http.StatusNotFound, "not found")
-		return
-	}
+	file := r.PathValue("file")
 	q := r.URL.Query()
-	f, err := a.Archives.Download(id, q.Get("expires"), q.Get("sig"))
+	f, err := a.Archives.Download(file, q.Get("expires"), q.Get("sig"))
 	if err != nil {
 		a.archiveError(w, r, err)
 		return
@@ -358,8 +347,12 @@ func (a *API) downloadArchive(w http.ResponseWriter, r *http.Request) {
 		a.internalError(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/zip")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+id+`.zip"`)
+	if strings.HasSuffix(file, ".mp4") {
+		w.Header().Set("Content-Type", "video/mp4")
+	} else {
+		w.Header().Set("Content-Type", "application/zip")
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="`+file+`"`)
 	w.Header().Set("Cache-Control", "private")
-	http.ServeContent(w, r, id+".zip", st.ModTime(), f)
+	http.ServeContent(w, r, file, st.ModTime(), f)
 }

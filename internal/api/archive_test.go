@@ -96,7 +96,7 @@ func TestArchiveRequests(t *testing.T) {
 		{"python nulls", `{"sessionId":"` + routed + `","name":null,"resolution":null,"multiArchiveTag":null,"maxBitrate":null,"outputMode":"individual","hasAudio":true,"hasVideo":true}`, 200, ""},
 		{"ruby strings, a second archive with a tag", `{"sessionId":"` + routed + `","outputMode":"individual","hasAudio":"true","hasVideo":"false","multiArchiveTag":"ruby","somethingNew":1}`, 200, ""},
 		{"the same session without a tag", `{"sessionId":"` + routed + `","outputMode":"individual"}`, 409, "multiArchiveTag"},
-		{"composed, the default", `{"sessionId":"` + routed + `"}`, 400, "composed archives are not available yet; use outputMode individual"},
+		{"composed, the default, on the same session", `{"sessionId":"` + routed + `"}`, 409, "multiArchiveTag"},
 		{"relayed", `{"sessionId":"` + relayed + `","outputMode":"individual"}`, 409, "relayed"},
 		{"no session", `{"outputMode":"individual"}`, 400, "sessionId"},
 		{"unknown session", `{"sessionId":"1_nope","outputMode":"individual"}`, 404, "not found"},

@@ -10,15 +10,19 @@
 //	   │                                  └──nothing recorded──> failed
 //	   └──crash, then restart: finished from what was written──> available or failed
 //
-// Individual archives (one file per stream) are recorded; composed ones
-// (one picture laid out from every stream) are refused until a compositor
-// lands: it will be another output (see output) fed the same way.
+// Individual archives are a zip of one file per stream and a manifest.
+// Composed archives (one picture laid out from every stream, all audio
+// mixed) are recorded the same way, with a composition journal beside
+// the files, and made into one MP4 by ffmpeg once they stop (see
+// composition.go).
 package archive
 
 import (
 	"errors"
 	"fmt"
 	"regexp"
+
+	"github.com/parleyhq/parley/internal/layout"
 )
 
 // Statuses of an archive, in OpenTok's words.
@@ -73,9 +77,10 @@ func refuse(kind error, format string, args ...any) error {
 	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
 }
 
-// ErrComposedUnavailable is the refusal of a composed archive.
+// ErrComposedUnavailable is the refusal of a composed archive by a node
+// that has no ffmpeg to compose it.
 var ErrComposedUnavailable = &Error{Kind: ErrInvalid,
-	Msg: "composed archives are not available yet; use outputMode individual"}
+	Msg: "composed archives need ffmpeg on the server, which it does not have; use outputMode individual"}
 
 // Options are what a start asks for. The zero value is not valid: use
 // DefaultOptions and change what the request sets.
@@ -94,12 +99,8 @@ type Options struct {
 	MultiArchiveTag       string
 }
 
-// Layout is a composed archive's layout.
-type Layout struct {
-	Type            string `json:"type"`
-	Stylesheet      string `json:"stylesheet,omitempty"`
-	ScreenshareType string `json:"screenshareType,omitempty"`
-}
+// Layout is a composed archive's layout (see internal/layout).
+type Layout = layout.Spec
 
 // DefaultOptions are OpenTok's defaults: audio and video, composed, auto.
 func DefaultOptions() Options {
@@ -154,6 +155,9 @@ func (o *Options) Validate() error {
 			return refuse(ErrInvalid, "a layout stylesheet goes with, and only with, layout type custom")
 		case l.ScreenshareType != "" && (l.Type != "bestFit" || !layoutTypes[l.ScreenshareType] || l.ScreenshareType == "custom"):
 			return refuse(ErrInvalid, "screenshareType needs layout type bestFit and one of pip, verticalPresentation, horizontalPresentation, bestFit")
+		}
+		if _, err := layout.Parse(*l); err != nil {
+			return refuse(ErrInvalid, "%v", err)
 		}
 	}
 	return nil

@@ -82,7 +82,7 @@ func TestSignedLinks(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	id := "0f8e3c2a-1b4d-4c5e-9f60-7a8b9c0d1e2f"
 	other := "1f8e3c2a-1b4d-4c5e-9f60-7a8b9c0d1e2f"
-	link := s.link("https://parley.example.com/", id, now.Add(10*time.Minute))
+	link := s.link("https://parley.example.com/", id, ".zip", now.Add(10*time.Minute))
 	u, err := url.Parse(link)
 	if err != nil {
 		t.Fatal(err)

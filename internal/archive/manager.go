@@ -54,6 +54,9 @@ type Config struct {
 	Log         *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// FFmpeg is the ffmpeg that composes composed archives ("" looks for
+	// "ffmpeg" on the PATH); without one, composed archives are refused.
+	FFmpeg string
 	// OnChange, if set, gets each archive whose status changed, from the
 	// Manager's goroutines: where archive status callbacks will hook in.
 	// It must not block.
@@ -62,10 +65,11 @@ type Config struct {
 
 // Manager runs the archives of a node.
 type Manager struct {
-	cfg    Config
-	log    *slog.Logger
-	root   *os.Root
-	signer signer
+	cfg      Config
+	log      *slog.Logger
+	root     *os.Root
+	signer   signer
+	composer *composer // nil when the node has no ffmpeg
 
 	// ctx ends the recordings (node shutdown); sealCtx, a little later,
 	// the zipping of those that stopped.
@@ -75,6 +79,7 @@ type Manager struct {
 	mu        sync.Mutex
 	active    map[string]*recording   // by archive id
 	bySession map[string][]*recording // by session id
+	autoing   map[string]bool         // sessions whose automatic archive is being started
 	closed    bool
 	wg        sync.WaitGroup
 
@@ -108,10 +113,14 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("archive folder: %w", err)
 	}
 	m := &Manager{cfg: cfg, log: cfg.Log, root: root, signer: signer{secret: cfg.Secret},
-		active: map[string]*recording{}, bySession: map[string][]*recording{},
+		active: map[string]*recording{}, bySession: map[string][]*recording{}, autoing: map[string]bool{},
 		recordingDesc: prometheus.NewDesc("parley_archives_recording", "Archives recording on this node.", nil, nil),
 		droppedDesc: prometheus.NewDesc("parley_archive_packets_dropped_total",
 			"Packets a stream recorder had no room for (it fell behind the stream).", nil, nil),
+	}
+	m.composer = newComposer(cfg.FFmpeg, cfg.Dir, cfg.Log)
+	if m.composer == nil {
+		m.log.Warn("archive: no ffmpeg found; composed archives are refused until one is installed")
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.sealCtx, m.sealCancel = context.WithCancel(context.Background())
@@ -163,7 +172,16 @@ type sessionSink struct {
 }
 
 func (k sessionSink) Send(ev session.Event) {
-	if ev.Target != "" || (ev.Kind != session.EventStreamCreated && ev.Kind != session.EventStreamDestroyed) {
+	if ev.Target != "" {
+		return
+	}
+	switch ev.Kind {
+	case session.EventStreamCreated, session.EventStreamDestroyed, session.EventLayoutClassListChanged:
+	case session.EventStreamPropertyChanged:
+		if ev.Property != "hasVideo" {
+			return
+		}
+	default:
 		return
 	}
 	k.m.mu.Lock()
@@ -172,6 +190,59 @@ func (k sessionSink) Send(ev session.Event) {
 	for _, r := range rs {
 		r.post(ev)
 	}
+	if ev.Kind == session.EventStreamCreated && len(rs) == 0 {
+		k.m.autoStart(k.id)
+	}
+}
+
+// autoStart starts the automatic archive of a session whose archive mode
+// is always, once a stream is published in it and nothing records it.
+// It runs under the session's lock, so the work is done on a goroutine
+// of the Manager's.
+func (m *Manager) autoStart(sessionID string) {
+	m.mu.Lock()
+	if m.closed || m.autoing[sessionID] || len(m.bySession[sessionID]) > 0 {
+		m.mu.Unlock()
+		return
+	}
+	m.autoing[sessionID] = true
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		defer func() {
+			m.mu.Lock()
+			delete(m.autoing, sessionID)
+			m.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
+		defer cancel()
+		srec, err := m.cfg.Store.Session(ctx, sessionID)
+		if err != nil || srec.ArchiveMode != session.ArchiveAlways {
+			return
+		}
+		o := DefaultOptions()
+		o.Name, o.Resolution = srec.ArchiveName, srec.ArchiveResolution
+		if !resolutions[o.Resolution] {
+			o.Resolution = ""
+		}
+		if o.Resolution != "" && m.composer == nil {
+			o.Resolution = ""
+		}
+		if m.composer == nil {
+			// Without ffmpeg, an automatic archive is recorded stream by
+			// stream rather than not at all.
+			o.OutputMode = OutputIndividual
+		}
+		a, err := m.start(ctx, srec.APIKey, sessionID, o, true)
+		if err != nil {
+			if !errors.Is(err, ErrConflict) {
+				m.log.Error("archive: starting the automatic archive", "session", sessionID, "err", err)
+			}
+			return
+		}
+		m.log.Info("automatic archive started", "archive", a.ID, "session", sessionID)
+	}()
 }
 
 // Start starts recording session sessionID of project apiKey and returns
@@ -181,6 +252,12 @@ func (k sessionSink) Send(ev session.Event) {
 // compositor lands), and, with 409, a relayed session and a second
 // archive of a session without a distinct multiArchiveTag.
 func (m *Manager) Start(ctx context.Context, apiKey, sessionID string, o Options) (store.Archive, error) {
+	return m.start(ctx, apiKey, sessionID, o, false)
+}
+
+// start starts an archive; auto marks the automatic archive of a session
+// whose archive mode is always.
+func (m *Manager) start(ctx context.Context, apiKey, sessionID string, o Options, auto bool) (store.Archive, error) {
 	if err := o.Validate(); err != nil {
 		return store.Archive{}, err
 	}
@@ -201,7 +278,7 @@ func (m *Manager) Start(ctx context.Context, apiKey, sessionID string, o Options
 	if !ok || s.Empty() {
 		return store.Archive{}, refuse(ErrNotFound, "session has no connected clients")
 	}
-	if o.OutputMode == OutputComposed {
+	if o.OutputMode == OutputComposed && m.composer == nil {
 		return store.Archive{}, ErrComposedUnavailable
 	}
 
@@ -213,6 +290,7 @@ func (m *Manager) Start(ctx context.Context, apiKey, sessionID string, o Options
 		CreatedAt: now, UpdatedAt: now,
 	}
 	r := newRecording(m, a)
+	r.auto = auto
 	// Claim the session's slot before anything slow, so that two starts
 	// racing cannot both win it.
 	m.mu.Lock()
@@ -232,7 +310,7 @@ func (m *Manager) Start(ctx context.Context, apiKey, sessionID string, o Options
 	m.wg.Add(1)
 	m.mu.Unlock()
 
-	out, err := m.begin(ctx, a)
+	out, err := m.begin(ctx, a, o)
 	if err != nil {
 		m.deactivate(r)
 		m.wg.Done()
@@ -248,7 +326,7 @@ func (m *Manager) Start(ctx context.Context, apiKey, sessionID string, o Options
 }
 
 // begin stores a new archive and makes its working folder and output.
-func (m *Manager) begin(ctx context.Context, a store.Archive) (output, error) {
+func (m *Manager) begin(ctx context.Context, a store.Archive, o Options) (output, error) {
 	if err := m.cfg.Store.CreateArchive(ctx, a); err != nil {
 		return nil, err
 	}
@@ -259,8 +337,22 @@ func (m *Manager) begin(ctx context.Context, a store.Archive) (output, error) {
 	if err := m.root.Mkdir(a.ID, 0o750); err != nil {
 		return fail(err)
 	}
-	out, err := newIndividual(m.root, manifest{ID: a.ID, Name: a.Name, SessionID: a.SessionID,
+	in, err := newIndividual(m.root, manifest{ID: a.ID, Name: a.Name, SessionID: a.SessionID,
 		CreatedAt: a.CreatedAt.UnixMilli()}, m.log, &m.dropped)
+	if err != nil {
+		return fail(err)
+	}
+	if a.OutputMode != OutputComposed {
+		return in, nil
+	}
+	w, h := parseResolution(a.Resolution)
+	spec := Layout{Type: "bestFit"}
+	if o.Layout != nil {
+		spec = *o.Layout
+	}
+	out, err := newComposed(in, composition{ID: a.ID, Width: w, Height: h, HasAudio: a.HasAudio, HasVideo: a.HasVideo,
+		MaxBitrate: o.MaxBitrate, QuantizationParameter: o.QuantizationParameter,
+		Layouts: []timedLayout{{At: 0, Layout: spec}}})
 	if err != nil {
 		return fail(err)
 	}
@@ -312,6 +404,13 @@ func (m *Manager) Stop(ctx context.Context, apiKey, id string) (store.Archive, e
 	if r == nil {
 		return store.Archive{}, m.notRecording(ctx, apiKey, id)
 	}
+	if r.auto {
+		// OpenTok: stopping the automatic archive of an always session
+		// has no effect; it stops when the session's streams are gone.
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.rec, nil
+	}
 	r.requestStop(ReasonUserInitiated)
 	select {
 	case <-r.stopped:
@@ -354,8 +453,13 @@ func (m *Manager) Delete(ctx context.Context, apiKey, id string) error {
 	}
 	// Files first: a record without files can be deleted again, files
 	// without a record could not.
-	if err := m.root.Remove(id + ".zip"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := m.removeUploaded(ctx, a); err != nil {
 		return err
+	}
+	for _, name := range []string{id + ".zip", id + ".mp4"} {
+		if err := m.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	if err := m.root.RemoveAll(id); err != nil {
 		return err
@@ -388,6 +492,28 @@ func (m *Manager) SetStream(ctx context.Context, apiKey, id, streamID string, ad
 	return r.do(ctx, func() error { return r.setStream(ctx, streamID, add, hasAudio, hasVideo) })
 }
 
+// SetLayout changes the layout of composed archive id from now on. It
+// refuses a bad layout (400), an individual archive (400), and one that
+// is not recording (409).
+func (m *Manager) SetLayout(ctx context.Context, apiKey, id string, spec Layout) error {
+	o := DefaultOptions()
+	o.Layout = &spec
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	r := m.recordingOf(apiKey, id)
+	if r == nil {
+		return m.notRecording(ctx, apiKey, id)
+	}
+	return r.do(ctx, func() error {
+		c, ok := r.out.(*composed)
+		if !ok {
+			return refuse(ErrInvalid, "layouts apply to composed archives; archive %s is individual", id)
+		}
+		return c.setLayout(spec)
+	})
+}
+
 // URL returns the download link of an available archive, or "": on the
 // configured public URL, else on base (the URL the request came on).
 func (m *Manager) URL(a store.Archive, base string) string {
@@ -397,7 +523,7 @@ func (m *Manager) URL(a store.Archive, base string) string {
 	if m.cfg.PublicURL != "" {
 		base = m.cfg.PublicURL
 	}
-	return m.signer.link(base, a.ID, m.now().Add(m.cfg.URLValidity))
+	return m.signer.link(base, a.ID, fileExt(a), m.now().Add(m.cfg.URLValidity))
 }
 
 // seconds rounds d to whole seconds, as OpenTok's durations are.
@@ -410,16 +536,22 @@ func seconds(d time.Duration) int {
 // the node shuts down before it is done, the archive stays stopped and
 // the next start settles it.
 func (m *Manager) settle(ctx context.Context, a store.Archive) store.Archive {
-	res, err := seal(ctx, m.root, a.ID)
+	res, err := seal(ctx, m.root, a.ID, m.composer)
 	switch {
 	case err == nil:
 		a.Status, a.Size = StatusAvailable, res.size
+		// To the project's S3 bucket, when it has one: uploaded, or
+		// failed, or still available here (its fallback).
+		a = m.deliver(ctx, a, res.name)
 	case ctx.Err() != nil:
 		m.log.Info("archive: zipping interrupted; it will be finished at the next start", "archive", a.ID)
 		return a
 	case errors.Is(err, errNothingRecorded):
 		a.Status, a.Reason = StatusFailed, ReasonFailure
 		m.log.Warn("archive failed: nothing was recorded", "archive", a.ID)
+	case errors.Is(err, errNoComposer):
+		m.log.Warn("archive: left stopped until ffmpeg is installed to compose it", "archive", a.ID)
+		return a
 	default:
 		a.Status, a.Reason = StatusFailed, ReasonFailure
 		m.log.Error("archive failed", "archive", a.ID, "err", err)
@@ -431,7 +563,7 @@ func (m *Manager) settle(ctx context.Context, a store.Archive) store.Archive {
 	}
 	m.changed(a)
 	if a.Status == StatusAvailable {
-		m.log.Info("archive available", "archive", a.ID, "files", res.files, "bytes", res.size)
+		m.log.Info("archive available", "archive", a.ID, "file", res.name, "files", res.files, "bytes", res.size)
 	}
 	return a
 }
@@ -450,7 +582,7 @@ func (m *Manager) Recover(ctx context.Context) error {
 		if a.Status == StatusStarted {
 			// The node died recording it: the session ended with it.
 			a.Status, a.Reason = StatusStopped, ReasonSessionEnded
-			if res, err := seal(ctx, m.root, a.ID); err == nil {
+			if res, err := seal(ctx, m.root, a.ID, m.composer); err == nil {
 				a.Duration = seconds(time.Duration(res.endMs) * time.Millisecond)
 			}
 		}

@@ -261,7 +261,7 @@ func (e *env) download(a store.Archive) *zip.Reader {
 	if err != nil || u.Host != "parley.example.com" {
 		e.t.Fatalf("link %v: %v", u, err)
 	}
-	f, err := e.m.Download(a.ID, u.Query().Get("expires"), u.Query().Get("sig"))
+	f, err := e.m.Download(a.ID+".zip", u.Query().Get("expires"), u.Query().Get("sig"))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func TestArchiveLifecycle(t *testing.T) {
 		t.Errorf("the zip is still there: %v", err)
 	}
 	u, _ := url.Parse(e.m.URL(done, ""))
-	if _, err := e.m.Download(a.ID, u.Query().Get("expires"), u.Query().Get("sig")); !errors.Is(err, ErrNotFound) {
+	if _, err := e.m.Download(a.ID+".zip", u.Query().Get("expires"), u.Query().Get("sig")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("download after delete: %v", err)
 	}
 }
@@ -436,7 +436,6 @@ func TestStartRefusals(t *testing.T) {
 		{"relayed", relayed, individualOptions(), ErrConflict, "relayed"},
 		{"relayed, composed", relayed, DefaultOptions(), ErrConflict, "relayed"},
 		{"nobody connected", empty, individualOptions(), ErrNotFound, "no connected clients"},
-		{"composed", routed, DefaultOptions(), ErrInvalid, "composed archives are not available yet; use outputMode individual"},
 		{"bad options", routed, func() Options { o := individualOptions(); o.Resolution = "640x480"; return o }(), ErrInvalid, "resolution"},
 		{"already recording", routed, individualOptions(), ErrConflict, "multiArchiveTag"},
 		{"the same tag", routed, tagged, ErrConflict, `"second"`},
@@ -500,6 +499,73 @@ func TestArchiveLimits(t *testing.T) {
 				t.Errorf("notices %q", k.archiveEvents())
 			}
 		})
+	}
+}
+
+// TestArchiveModeAlways: a session whose archive mode is always records
+// itself once someone publishes; stopping that archive has no effect; it
+// stops once the streams are gone, and the next stream starts another.
+func TestArchiveModeAlways(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.IdleTimeout = 300 * time.Millisecond
+		c.FFmpeg = filepath.Join(t.TempDir(), "no-ffmpeg") // recorded stream by stream
+	})
+	sid := session.NewID(apiKey, "", time.Now())
+	if err := e.st.CreateSession(e.ctx, store.Session{ID: sid, APIKey: apiKey, MediaMode: session.Routed,
+		ArchiveMode: session.ArchiveAlways, ArchiveName: "auto", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	manual := e.session(session.Routed, apiKey)
+	s, c, k := e.join(sid, "a")
+	ms, mc, _ := e.join(manual, "b")
+	e.publish(ms, mc.ID, "manual")
+	if list, _, _ := e.m.List(e.ctx, apiKey, "", 0, 10); len(list) != 0 {
+		t.Fatalf("archives before anyone published: %+v", list)
+	}
+	id, fs := e.publish(s, c.ID, "a")
+	first := e.waitAuto(sid, 1)
+	if first.Name != "auto" || first.OutputMode != OutputIndividual || first.Status != StatusStarted {
+		t.Fatalf("automatic archive %+v", first)
+	}
+	got, err := e.m.Stop(e.ctx, apiKey, first.ID)
+	if err != nil || got.Status != StatusStarted {
+		t.Errorf("stopping the automatic archive: %+v, %v; want no effect", got, err)
+	}
+	time.Sleep(50 * time.Millisecond) // the recording taps the stream
+	fs.feed(0.3)
+	time.Sleep(50 * time.Millisecond)
+	if err := s.Unpublish(c.ID, id, session.ReasonClientDisconnected); err != nil {
+		t.Fatal(err)
+	}
+	if a := e.waitStatus(first.ID, StatusAvailable, StatusFailed); a.Status != StatusAvailable || a.Reason != ReasonIdle {
+		t.Errorf("after the streams left: %+v", a)
+	}
+	e.publish(s, c.ID, "again")
+	e.waitAuto(sid, 2)
+	if n := strings.Count(strings.Join(k.archiveEvents(), ","), "archiveStarted"); n != 2 {
+		t.Errorf("notices %q", k.archiveEvents())
+	}
+	if list, _, _ := e.m.List(e.ctx, apiKey, manual, 0, 10); len(list) != 0 {
+		t.Errorf("a manual session recorded itself: %+v", list)
+	}
+}
+
+// waitAuto waits until session sid has n archives and returns the newest.
+func (e *env) waitAuto(sid string, n int) store.Archive {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		list, _, err := e.m.List(e.ctx, apiKey, sid, 0, 10)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if len(list) >= n {
+			return list[0]
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d archives of the session, want %d", len(list), n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -616,7 +682,7 @@ func TestRecover(t *testing.T) {
 	if err := writeJournal(root, manifest{ID: zipped.ID, Files: []manifestFile{{Filename: "s2.webm", StreamID: "s2"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := seal(e.ctx, root, zipped.ID); err != nil {
+	if _, err := seal(e.ctx, root, zipped.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A journal naming a file outside the folder.
@@ -663,10 +729,10 @@ func TestDownloadPathSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	link := func(id string) (string, string) {
-		u, _ := url.Parse(e.m.signer.link("http://x", id, time.Now().Add(time.Minute)))
+		u, _ := url.Parse(e.m.signer.link("http://x", id, ".zip", time.Now().Add(time.Minute)))
 		return u.Query().Get("expires"), u.Query().Get("sig")
 	}
-	for _, bad := range []string{"../secret.txt", "../" + id, id + "/../../secret.txt", strings.ToUpper(id)} {
+	for _, bad := range []string{"../secret.txt", "../" + id, id + "/../../secret.txt", strings.ToUpper(id) + ".zip", id, id + ".json", id + ".mp4.zip"} {
 		exp, sig := link(bad)
 		if f, err := e.m.Download(bad, exp, sig); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Download(%q): %v, want not found", bad, err)
@@ -676,7 +742,7 @@ func TestDownloadPathSafety(t *testing.T) {
 		}
 	}
 	exp, sig := link(id)
-	if f, err := e.m.Download(id, exp, sig); err == nil {
+	if f, err := e.m.Download(id+".zip", exp, sig); err == nil {
 		b, _ := io.ReadAll(f)
 		f.Close()
 		t.Errorf("a symbolic link out of the archive folder was followed: %q", b)

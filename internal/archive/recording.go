@@ -19,6 +19,7 @@ type recording struct {
 	id, apiKey, name   string
 	sessionID, tag     string
 	manual             bool
+	auto               bool // the automatic archive of an always session
 	hasAudio, hasVideo bool
 	createdAt          time.Time
 
@@ -123,12 +124,7 @@ loop:
 			r.inbox = nil
 			r.mu.Unlock()
 			for _, ev := range evs {
-				switch {
-				case ev.Kind == session.EventStreamDestroyed:
-					out.exclude(ev.Stream.ID)
-				case ev.Kind == session.EventStreamCreated && !r.manual:
-					r.include(out, ev.Stream.ID, true, true)
-				}
+				r.follow(out, ev)
 			}
 		case fn := <-r.cmds:
 			fn()
@@ -151,6 +147,26 @@ loop:
 	}
 	close(r.loopDone)
 	r.finish(out, reason)
+}
+
+// follow applies a session event to the output.
+func (r *recording) follow(out output, ev session.Event) {
+	c, _ := out.(*composed)
+	var err error
+	switch {
+	case ev.Kind == session.EventStreamDestroyed:
+		out.exclude(ev.Stream.ID)
+	case ev.Kind == session.EventStreamCreated && !r.manual:
+		r.include(out, ev.Stream.ID, true, true)
+	case c == nil || ev.Stream == nil || !c.recordingStream(ev.Stream.ID):
+	case ev.Kind == session.EventLayoutClassListChanged:
+		err = c.setClasses(ev.Stream.ID, ev.Stream.LayoutClassList)
+	case ev.Kind == session.EventStreamPropertyChanged && ev.Property == "hasVideo":
+		err = c.setVideo(ev.Stream.ID, ev.Stream.HasVideo)
+	}
+	if err != nil {
+		r.m.log.Error("archive: writing the composition", "archive", r.id, "err", err)
+	}
 }
 
 // include starts recording a stream of the session, with the tracks

@@ -15,7 +15,8 @@ import (
 
 // sealed is what sealing an archive produced.
 type sealed struct {
-	size  int64 // of the zip
+	name  string // the final file: <id>.zip or <id>.mp4
+	size  int64
 	files int
 	// endMs is where the last file ends, in ms after the archive's start.
 	endMs int64
@@ -24,17 +25,22 @@ type sealed struct {
 // errNothingRecorded is returned by seal when no file holds anything.
 var errNothingRecorded = errors.New("nothing was recorded")
 
-// seal turns archive id's working folder into <id>.zip: it finishes the
-// files the journal lists that a clean stop did not finish (those of a
-// recording the process died in), writes the final manifest into the zip
-// beside them, and removes the folder. The zip is written under another
-// name and renamed, so it exists whole or not at all; sealing again after
-// a crash at any point gives the same result.
-func seal(ctx context.Context, root *os.Root, id string) (sealed, error) {
-	zipName := id + ".zip"
+// errNoComposer is returned by seal for a composed archive on a node
+// that cannot compose (no ffmpeg).
+var errNoComposer = errors.New("composed archives need ffmpeg, which this node does not have")
+
+// seal turns archive id's working folder into its final file: the
+// <id>.zip of an individual archive, or the <id>.mp4 a composed one's
+// composition makes (composer, nil when none can run, refuses it). It
+// finishes the files the journal lists that a clean stop did not finish
+// (those of a recording the process died in), and removes the folder.
+// The final file is written under another name and renamed, so it
+// exists whole or not at all; sealing again after a crash at any point
+// gives the same result.
+func seal(ctx context.Context, root *os.Root, id string, composer *composer) (sealed, error) {
 	if _, err := root.Stat(id); errors.Is(err, fs.ErrNotExist) {
 		// Sealed already, or never recorded anything.
-		return sealedZip(root, zipName)
+		return sealedFile(root, id)
 	}
 	m, err := readJournal(root, id)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -43,21 +49,69 @@ func seal(ctx context.Context, root *os.Root, id string) (sealed, error) {
 	if err != nil {
 		return sealed{}, err
 	}
+	final, res, err := finishFiles(ctx, root, m)
+	if err != nil {
+		return sealed{}, err
+	}
+	b, err := root.ReadFile(path.Join(id, compositionName))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if len(final.Files) == 0 {
+			return sealed{}, errNothingRecorded
+		}
+		res.name = id + ".zip"
+		err = writeZip(ctx, root, res.name, final)
+	case err != nil:
+		return sealed{}, err
+	default:
+		var c composition
+		if c, err = readComposition(b); err != nil {
+			return sealed{}, err
+		}
+		if len(final.Files) == 0 {
+			return sealed{}, errNothingRecorded
+		}
+		if composer == nil {
+			return sealed{}, errNoComposer
+		}
+		res.name = id + ".mp4"
+		plan := c.plan(final.Files)
+		res.endMs = plan.durationMs
+		err = composer.compose(ctx, root, id, plan, res.name)
+	}
+	if err != nil {
+		return sealed{}, err
+	}
+	st, err := root.Stat(res.name)
+	if err != nil {
+		return sealed{}, err
+	}
+	res.size = st.Size()
+	if err := root.RemoveAll(id); err != nil {
+		return sealed{}, err
+	}
+	return res, nil
+}
+
+// finishFiles finishes the files of journal m that are not (a crash
+// interrupted them) and returns the final manifest: the files that hold
+// something.
+func finishFiles(ctx context.Context, root *os.Root, m manifest) (manifest, sealed, error) {
 	final := m
 	final.Files = []manifestFile{}
 	var res sealed
 	for _, e := range m.Files {
 		if err := ctx.Err(); err != nil {
-			return sealed{}, err
+			return final, res, err
 		}
-		name := path.Join(id, e.Filename)
+		name := path.Join(m.ID, e.Filename)
 		if _, err := root.Stat(name); err != nil {
 			continue // nothing was recorded for it
 		}
 		if !e.Finished {
 			f, err := root.OpenFile(name, os.O_RDWR, 0)
 			if err != nil {
-				return sealed{}, err
+				return final, res, err
 			}
 			info, err := finishMatroska(f)
 			f.Close()
@@ -65,7 +119,7 @@ func seal(ctx context.Context, root *os.Root, id string) (sealed, error) {
 				continue // died before a whole block was written
 			}
 			if err != nil {
-				return sealed{}, fmt.Errorf("finish %s: %w", name, err)
+				return final, res, fmt.Errorf("finish %s: %w", name, err)
 			}
 			e.Size, e.StopTimeOffset = info.size, e.StartTimeOffset+info.durationMs
 		}
@@ -76,22 +130,18 @@ func seal(ctx context.Context, root *os.Root, id string) (sealed, error) {
 		final.Files = append(final.Files, e)
 		res.endMs = max(res.endMs, e.StopTimeOffset)
 	}
-	if len(final.Files) == 0 {
-		return sealed{}, errNothingRecorded
-	}
 	res.files = len(final.Files)
-	if err := writeZip(ctx, root, zipName, final); err != nil {
-		return sealed{}, err
+	return final, res, nil
+}
+
+// sealedFile describes an archive sealed before (by a run that died
+// before recording so in the store).
+func sealedFile(root *os.Root, id string) (sealed, error) {
+	st, err := root.Stat(id + ".mp4")
+	if err == nil {
+		return sealed{name: id + ".mp4", size: st.Size(), files: 1}, nil
 	}
-	st, err := root.Stat(zipName)
-	if err != nil {
-		return sealed{}, err
-	}
-	res.size = st.Size()
-	if err := root.RemoveAll(id); err != nil {
-		return sealed{}, err
-	}
-	return res, nil
+	return sealedZip(root, id+".zip")
 }
 
 // sealedZip describes an archive sealed before (by a run that died
@@ -113,7 +163,7 @@ func sealedZip(root *os.Root, zipName string) (sealed, error) {
 	if err != nil {
 		return sealed{}, err
 	}
-	res := sealed{size: st.Size()}
+	res := sealed{name: zipName, size: st.Size()}
 	for _, zf := range zr.File {
 		if path.Ext(zf.Name) != ".json" {
 			continue

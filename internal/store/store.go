@@ -1,7 +1,7 @@
-// Package store is Parley's persistence: projects, sessions, webhooks and
-// archives today, broadcasts as they land. Store is the interface; the
-// sqlite package is the embedded default, and a PostgreSQL implementation
-// fills the same interface for several nodes.
+// Package store is Parley's persistence: projects, sessions, webhooks,
+// archives and where they are uploaded today, broadcasts as they land.
+// Store is the interface; the sqlite package is the embedded default, and
+// a PostgreSQL implementation fills the same interface for several nodes.
 package store
 
 import (
@@ -121,6 +121,34 @@ type ArchiveStream struct {
 	HasVideo bool   `json:"hasVideo"`
 }
 
+// ArchiveStorage is where a project's finished archives are uploaded
+// (OpenTok's archive storage, or upload target): a bucket of an
+// S3-compatible store.
+type ArchiveStorage struct {
+	APIKey string
+	// Type is the kind of store; "s3" is the only one.
+	Type string
+	// Endpoint is the store's host[:port]; Secure says whether it is
+	// reached over HTTPS.
+	Endpoint string
+	Secure   bool
+	Bucket   string
+	// AccessKey and SecretKey sign the requests (AWS signature v4).
+	// SecretKey is stored in clear because signing needs it; it is never
+	// shown back.
+	AccessKey string
+	SecretKey string
+	// Region is the bucket's, "" to let the store say.
+	Region string
+	// Prefix, when not "", goes before every object name.
+	Prefix string
+	// Fallback says what becomes of an archive whose upload failed:
+	// "opentok" keeps it available from Parley's own storage, "none"
+	// marks it failed.
+	Fallback  string
+	UpdatedAt time.Time
+}
+
 // ArchiveFilter selects archives; its zero value selects every archive.
 type ArchiveFilter struct {
 	// APIKey, when not "", keeps the archives of one project.
@@ -192,6 +220,16 @@ type Store interface {
 	// DeleteArchive removes archive id of project apiKey; ErrNotFound if
 	// the project has no such archive.
 	DeleteArchive(ctx context.Context, apiKey, id string) error
+
+	// PutArchiveStorage sets (creates or replaces) the archive storage of
+	// project s.APIKey; ErrNotFound if the project does not exist.
+	PutArchiveStorage(ctx context.Context, s ArchiveStorage) error
+	// ArchiveStorage returns the archive storage of project apiKey, or
+	// ErrNotFound when it has none.
+	ArchiveStorage(ctx context.Context, apiKey string) (ArchiveStorage, error)
+	// DeleteArchiveStorage removes the archive storage of project apiKey;
+	// ErrNotFound if it has none.
+	DeleteArchiveStorage(ctx context.Context, apiKey string) error
 
 	// Close releases the store.
 	Close() error

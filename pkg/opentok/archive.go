@@ -12,8 +12,8 @@ import (
 type OutputMode string
 
 const (
-	// Composed archives are one video laid out from every stream (the
-	// OpenTok default; Parley does not record them yet).
+	// Composed archives are one MP4 laid out from every stream, all
+	// audio mixed (the OpenTok default).
 	Composed OutputMode = "composed"
 	// Individual archives are a zip of one file per stream, with a
 	// manifest.
@@ -41,6 +41,20 @@ type ArchiveOptions struct {
 	// MultiArchiveTag lets a session be recorded by several archives at
 	// once: each needs its own.
 	MultiArchiveTag string
+	// Layout is a composed archive's layout; nil means bestFit.
+	Layout *Layout
+	// MaxBitrate caps a composed archive's video, in bits per second.
+	MaxBitrate int
+}
+
+// Layout is the layout of a composed archive or a broadcast: Type is
+// bestFit, pip, verticalPresentation, horizontalPresentation or custom
+// (with Stylesheet); ScreenshareType, with bestFit, is the layout used
+// while someone shares a screen.
+type Layout struct {
+	Type            string `json:"type"`
+	Stylesheet      string `json:"stylesheet,omitempty"`
+	ScreenshareType string `json:"screenshareType,omitempty"`
 }
 
 // ArchiveStream is a stream a manual-mode archive records.
@@ -88,7 +102,46 @@ func (c *Client) StartArchive(ctx context.Context, sessionID string, o ArchiveOp
 			body[k] = v
 		}
 	}
+	if o.Layout != nil {
+		body["layout"] = o.Layout
+	}
+	if o.MaxBitrate > 0 {
+		body["maxBitrate"] = o.MaxBitrate
+	}
 	return c.archiveCall(ctx, "POST", c.archivePath(""), body)
+}
+
+// SetArchiveLayout changes a composed archive's layout while it records.
+func (c *Client) SetArchiveLayout(ctx context.Context, id string, l Layout) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, "PUT", c.archivePath(id)+"/layout", "application/json", b, nil)
+}
+
+// SetStreamLayoutClasses replaces the layout class lists of streams of a
+// session (the classes that custom layouts select on, and that mark the
+// focus of the presentation layouts): classes maps stream ids to lists.
+func (c *Client) SetStreamLayoutClasses(ctx context.Context, sessionID string, classes map[string][]string) error {
+	type item struct {
+		ID              string   `json:"id"`
+		LayoutClassList []string `json:"layoutClassList"`
+	}
+	var body struct {
+		Items []item `json:"items"`
+	}
+	for id, l := range classes {
+		if l == nil {
+			l = []string{}
+		}
+		body.Items = append(body.Items, item{id, l})
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, "PUT", "/v2/project/"+url.PathEscape(c.APIKey)+"/session/"+url.PathEscape(sessionID)+"/stream", "application/json", b, nil)
 }
 
 // StopArchive stops recording; the archive comes back stopped, and

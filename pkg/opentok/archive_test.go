@@ -85,8 +85,8 @@ func TestArchiveCalls(t *testing.T) {
 	if _, err := c.StartArchive(ctx, relayed.ID, opentok.ArchiveOptions{OutputMode: opentok.Individual}); status(err) != 409 {
 		t.Errorf("relayed: %v, want 409", err)
 	}
-	if _, err := c.StartArchive(ctx, routed.ID, opentok.ArchiveOptions{}); status(err) != 400 {
-		t.Errorf("composed: %v, want 400", err)
+	if _, err := c.StartArchive(ctx, routed.ID, opentok.ArchiveOptions{Layout: &opentok.Layout{Type: "grid"}}); status(err) != 400 {
+		t.Errorf("an unknown layout: %v, want 400", err)
 	}
 	ar, err := c.StartArchive(ctx, routed.ID, opentok.ArchiveOptions{Name: "n", OutputMode: opentok.Individual, StreamMode: opentok.StreamModeManual})
 	if err != nil {

@@ -136,6 +136,23 @@ CREATE INDEX archives_api_key ON archives(api_key, created_at);
 CREATE INDEX archives_session ON archives(session_id, created_at);
 CREATE INDEX archives_status ON archives(status);
 `,
+	// Where each project's archives are uploaded: at most one storage per
+	// project.
+	4: `
+CREATE TABLE archive_storage (
+	api_key    TEXT PRIMARY KEY REFERENCES projects(api_key),
+	type       TEXT NOT NULL,
+	endpoint   TEXT NOT NULL,
+	secure     INTEGER NOT NULL,
+	bucket     TEXT NOT NULL,
+	access_key TEXT NOT NULL,
+	secret_key TEXT NOT NULL,
+	region     TEXT NOT NULL DEFAULT '',
+	prefix     TEXT NOT NULL DEFAULT '',
+	fallback   TEXT NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -523,6 +540,51 @@ func (s *Store) DeleteArchive(ctx context.Context, apiKey, id string) error {
 		return err
 	} else if n == 0 {
 		return fmt.Errorf("archive %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// PutArchiveStorage implements store.Store.
+func (s *Store) PutArchiveStorage(ctx context.Context, as store.ArchiveStorage) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO archive_storage(api_key, type, endpoint, secure, bucket, access_key,
+		secret_key, region, prefix, fallback, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(api_key) DO UPDATE SET type = excluded.type, endpoint = excluded.endpoint,
+		secure = excluded.secure, bucket = excluded.bucket, access_key = excluded.access_key,
+		secret_key = excluded.secret_key, region = excluded.region, prefix = excluded.prefix,
+		fallback = excluded.fallback, updated_at = excluded.updated_at`,
+		as.APIKey, as.Type, as.Endpoint, as.Secure, as.Bucket, as.AccessKey, as.SecretKey, as.Region, as.Prefix,
+		as.Fallback, as.UpdatedAt.UnixMilli())
+	if isForeignKey(err) {
+		return fmt.Errorf("project %s: %w", as.APIKey, store.ErrNotFound)
+	}
+	return err
+}
+
+// ArchiveStorage implements store.Store.
+func (s *Store) ArchiveStorage(ctx context.Context, apiKey string) (store.ArchiveStorage, error) {
+	var as store.ArchiveStorage
+	var updated int64
+	err := s.r.QueryRowContext(ctx, `SELECT api_key, type, endpoint, secure, bucket, access_key, secret_key, region,
+		prefix, fallback, updated_at FROM archive_storage WHERE api_key = ?`, apiKey).
+		Scan(&as.APIKey, &as.Type, &as.Endpoint, &as.Secure, &as.Bucket, &as.AccessKey, &as.SecretKey, &as.Region,
+			&as.Prefix, &as.Fallback, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return as, fmt.Errorf("archive storage of project %s: %w", apiKey, store.ErrNotFound)
+	}
+	as.UpdatedAt = time.UnixMilli(updated)
+	return as, err
+}
+
+// DeleteArchiveStorage implements store.Store.
+func (s *Store) DeleteArchiveStorage(ctx context.Context, apiKey string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM archive_storage WHERE api_key = ?`, apiKey)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("archive storage of project %s: %w", apiKey, store.ErrNotFound)
 	}
 	return nil
 }
