@@ -33,7 +33,7 @@ func webhookCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	key := fs.String("api-key", getenv("PARLEY_API_KEY"), "project (default: the first project in --data)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	count := fs.Int("count", 100, "how many attempts to show, newest first; 0 for all (log)")
-	group := fs.String("group", webhook.GroupSessionMonitoring, "sessionMonitoring or archiveStatus (add)")
+	group := fs.String("group", webhook.GroupSessionMonitoring, "sessionMonitoring, archiveStatus or broadcastStatus (add)")
 	pos, err := parseMixed(fs, args[1:])
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleyhq/parley/internal/archive"
+	"github.com/parleyhq/parley/internal/broadcast"
 	"github.com/parleyhq/parley/internal/project"
 	"github.com/parleyhq/parley/internal/session"
 	"github.com/parleyhq/parley/internal/store"
@@ -31,8 +32,13 @@ type API struct {
 	Sessions *session.Registry
 	// Archives records sessions; nil on a node without archives.
 	Archives *archive.Manager
-	Auth     *project.Authenticator
-	Log      *slog.Logger
+	// Broadcasts streams sessions live; nil on a node without them.
+	Broadcasts *broadcast.Manager
+	// PublicURL is the base of the URLs the API hands out (HLS
+	// playlists); "" means the base each request came on.
+	PublicURL string
+	Auth      *project.Authenticator
+	Log       *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -68,6 +74,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 	a.callbackRoutes(&r)
 	a.archiveRoutes(&r)
 	a.storageRoutes(&r)
+	a.broadcastRoutes(&r)
 	r.finish()
 }
 

@@ -87,7 +87,7 @@ func (a *API) createCallback(w http.ResponseWriter, r *http.Request, p store.Pro
 		return
 	}
 	if body.Event != "" {
-		WriteError(w, http.StatusBadRequest, "event: per-event callbacks are not supported; register the group "+webhook.GroupSessionMonitoring+" or "+webhook.GroupArchiveStatus)
+		WriteError(w, http.StatusBadRequest, "event: per-event callbacks are not supported; register the group "+webhook.GroupSessionMonitoring+", "+webhook.GroupArchiveStatus+" or "+webhook.GroupBroadcastStatus)
 		return
 	}
 	h, err := webhook.Create(r.Context(), a.Store, p.APIKey, body.Group, body.URL, a.now())

@@ -34,15 +34,5 @@ func (m sfuMedia) Stream(id string) (MediaStream, bool) {
 	if !ok {
 		return nil, false
 	}
-	return sfuStream{st}, true
-}
-
-type sfuStream struct{ *sfu.Stream }
-
-func (s sfuStream) Codec(kind webrtc.RTPCodecType) (webrtc.RTPCodecParameters, bool) {
-	r := s.Receiver(kind)
-	if r == nil {
-		return webrtc.RTPCodecParameters{}, false
-	}
-	return r.Codec(), true
+	return st, true
 }

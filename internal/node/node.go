@@ -24,7 +24,9 @@ import (
 
 	"github.com/parleyhq/parley/internal/api"
 	"github.com/parleyhq/parley/internal/archive"
+	"github.com/parleyhq/parley/internal/broadcast"
 	"github.com/parleyhq/parley/internal/browsersdk"
+	"github.com/parleyhq/parley/internal/compositor"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/project"
 	"github.com/parleyhq/parley/internal/session"
@@ -50,6 +52,9 @@ type Node struct {
 	hooks *webhook.Dispatcher
 	// archives records sessions into the data folder's archives/.
 	archives *archive.Manager
+	// broadcasts streams sessions live, HLS in the data folder's
+	// broadcasts/.
+	broadcasts *broadcast.Manager
 	// Sessions are the live sessions of this node.
 	Sessions *session.Registry
 	// Project is the project ensured at start: the one from --api-key, or
@@ -112,8 +117,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		observeMedia(s)
 		n.hooks.Observe(s)
 		n.archives.Observe(s)
+		n.broadcasts.Observe(s)
 	}})
 	if n.archives, err = newArchives(ctx, cfg, st, n.Sessions, n.sfu, log, n.notifyArchive); err != nil {
+		n.hooks.Close()
+		n.turn.Close()
+		n.sfu.Close()
+		st.Close()
+		return nil, err
+	}
+	n.broadcasts, err = broadcast.New(ctx, broadcast.Config{Store: st, Sessions: n.Sessions, Media: sfuSources{n.sfu},
+		Dir: filepath.Join(cfg.Data, "broadcasts"), Log: log, OnChange: n.notifyBroadcast})
+	if err != nil {
+		n.archives.Close()
 		n.hooks.Close()
 		n.turn.Close()
 		n.sfu.Close()
@@ -124,6 +140,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 
 	sdk, err := browsersdk.BuildEmbedded(version)
 	if err != nil {
+		n.broadcasts.Close()
 		n.archives.Close()
 		n.turn.Close()
 		n.sfu.Close()
@@ -137,6 +154,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	rest := api.New(st, auth, log, reg)
 	rest.Sessions = n.Sessions
 	rest.Archives = n.archives
+	rest.Broadcasts = n.broadcasts
+	rest.PublicURL = cfg.PublicURL
 	n.web = web.New(web.Options{
 		Log:      log,
 		Registry: reg,
@@ -149,6 +168,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 
 	n.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
+		n.broadcasts.Close()
 		n.archives.Close()
 		n.turn.Close()
 		n.sfu.Close()
@@ -317,6 +337,33 @@ func (n *Node) notifyArchive(m *archive.Manager, a store.Archive) {
 	n.hooks.NotifyArchive(a.APIKey, a.SessionID, a.ID, body)
 }
 
+// sfuSources are the SFU's streams as a broadcast's compositor takes
+// them.
+type sfuSources struct{ s *sfu.SFU }
+
+func (m sfuSources) Stream(id string) (compositor.Source, bool) {
+	st, ok := m.s.Stream(id)
+	if !ok {
+		return nil, false
+	}
+	return st, true
+}
+
+// notifyBroadcast sends a broadcast's status change to its project's
+// broadcastStatus webhook, with the broadcast object the REST API shows.
+func (n *Node) notifyBroadcast(b broadcast.Broadcast) {
+	base, _ := n.base.Load().(string)
+	if n.cfg.PublicURL != "" {
+		base = n.cfg.PublicURL
+	}
+	body, err := json.Marshal(api.BroadcastObject(b, base))
+	if err != nil {
+		n.log.Error("broadcast status callback", "broadcast", b.ID, "err", err)
+		return
+	}
+	n.hooks.NotifyBroadcast(b.APIKey, b.SessionID, b.ID, body)
+}
+
 // Run serves until ctx ends, then shuts down gracefully: HTTP stops
 // taking requests, signaling connections close (their clients see
 // networkDisconnected and may reconnect elsewhere), webhook deliveries
@@ -328,9 +375,10 @@ func (n *Node) Run(ctx context.Context) error {
 	// After signaling, whose goodbyes queue the last events; before the
 	// store, which records the archives stopped and the attempts Close
 	// interrupts.
+	broadcastsErr := n.broadcasts.Close()
 	archivesErr := n.archives.Close()
 	n.hooks.Close()
-	return errors.Join(err, archivesErr, n.turn.Close(), n.sfu.Close(), n.store.Close())
+	return errors.Join(err, broadcastsErr, archivesErr, n.turn.Close(), n.sfu.Close(), n.store.Close())
 }
 
 // iceServers tells each new connection to use the node's TURN server.

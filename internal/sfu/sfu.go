@@ -38,12 +38,12 @@ type Config struct {
 // SFU owns the sockets and the WebRTC stack shared by every peer
 // connection of a node.
 type SFU struct {
-	log    *slog.Logger
-	api    *webrtc.API
-	udp    *net.UDPConn
-	tcp    net.Listener
-	udpMux ice.UDPMux
-	tcpMux ice.TCPMux
+	log     *slog.Logger
+	api     *webrtc.API
+	udpAddr *net.UDPAddr
+	tcp     net.Listener
+	udpMux  ice.UDPMux
+	tcpMux  ice.TCPMux
 
 	mu      sync.Mutex
 	streams map[string]*Stream
@@ -98,17 +98,13 @@ func New(cfg Config) (*SFU, error) {
 	}
 	s := &SFU{log: cfg.Log, streams: map[string]*Stream{}}
 	ip := net.ParseIP(cfg.ListenIP)
-	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
-	if err != nil {
-		return nil, fmt.Errorf("rtc udp port %d: %w", cfg.UDPPort, err)
-	}
-	// Many peer connections share this socket: give it room for bursts.
-	_ = udp.SetReadBuffer(4 << 20)
-	_ = udp.SetWriteBuffer(4 << 20)
-	s.udp = udp
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
-	s.udpMux = webrtc.NewICEUDPMux(lf.NewLogger("ice-udp"), udp)
+	udpMux, port, err := listenUDP(ip, cfg.UDPPort, cfg.PublicIPs, lf.NewLogger("ice-udp"))
+	if err != nil {
+		return nil, err
+	}
+	s.udpMux, s.udpAddr = udpMux, &net.UDPAddr{IP: ip, Port: port}
 
 	se := webrtc.SettingEngine{}
 	se.LoggerFactory = lf
@@ -117,7 +113,7 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.TCPPort >= 0 {
 		tcp, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: cfg.TCPPort})
 		if err != nil {
-			udp.Close()
+			udpMux.Close()
 			return nil, fmt.Errorf("rtc tcp port %d: %w", cfg.TCPPort, err)
 		}
 		s.tcp = tcp
@@ -164,8 +160,9 @@ func New(cfg Config) (*SFU, error) {
 	return s, nil
 }
 
-// UDPAddr is the address of the shared ICE UDP socket.
-func (s *SFU) UDPAddr() *net.UDPAddr { return s.udp.LocalAddr().(*net.UDPAddr) }
+// UDPAddr is the address of the ICE UDP sockets: their port, and the
+// listen IP (nil for one socket per local address).
+func (s *SFU) UDPAddr() *net.UDPAddr { return s.udpAddr }
 
 // TCPAddr is the ICE-TCP address, or nil when ICE-TCP is off.
 func (s *SFU) TCPAddr() net.Addr {

@@ -66,6 +66,7 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 		}()
 	})
 	pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
+		s.log.Debug("sfu: publisher peer connection", "stream", id, "state", state.String())
 		if state == webrtc.PeerConnectionStateFailed {
 			st.end("networkDisconnected")
 		}

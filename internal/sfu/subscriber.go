@@ -70,6 +70,7 @@ func (s *SFU) Subscribe(ctx context.Context, id, streamID string, o SubscribeOpt
 		}()
 	}
 	pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
+		s.log.Debug("sfu: subscriber peer connection", "subscriber", id, "stream", streamID, "state", state.String())
 		switch state {
 		case webrtc.PeerConnectionStateConnected:
 			for _, d := range sub.downs {

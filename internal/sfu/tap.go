@@ -74,3 +74,14 @@ func (st *Stream) RequestKeyframe() {
 		r.RequestKeyframe()
 	}
 }
+
+// Codec returns the codec of the stream's track of that kind, or false
+// when the stream has none: with Tap and RequestKeyframe, what a recorder
+// or a compositor needs of a stream.
+func (st *Stream) Codec(kind webrtc.RTPCodecType) (webrtc.RTPCodecParameters, bool) {
+	r := st.Receiver(kind)
+	if r == nil {
+		return webrtc.RTPCodecParameters{}, false
+	}
+	return r.Codec(), true
+}

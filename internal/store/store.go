@@ -150,6 +150,30 @@ type ArchiveStorage struct {
 }
 
 // ArchiveFilter selects archives; its zero value selects every archive.
+// Broadcast is the durable record of a live-streaming broadcast. The
+// fields a query selects on are columns; the rest (outputs, layout,
+// limits, the outputs' statuses) is Data, JSON whose shape
+// internal/broadcast owns.
+type Broadcast struct {
+	// ID is a lower-case UUID.
+	ID        string
+	APIKey    string
+	SessionID string
+	// Status is "started" or "stopped".
+	Status    string
+	Data      []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// BroadcastFilter selects broadcasts, as ArchiveFilter does archives.
+type BroadcastFilter struct {
+	APIKey        string
+	SessionID     string
+	Statuses      []string
+	Offset, Count int
+}
+
 type ArchiveFilter struct {
 	// APIKey, when not "", keeps the archives of one project.
 	APIKey string
@@ -230,6 +254,18 @@ type Store interface {
 	// DeleteArchiveStorage removes the archive storage of project apiKey;
 	// ErrNotFound if it has none.
 	DeleteArchiveStorage(ctx context.Context, apiKey string) error
+
+	// CreateBroadcast adds b; ErrExists if its id is taken, ErrNotFound
+	// if its project does not exist.
+	CreateBroadcast(ctx context.Context, b Broadcast) error
+	// Broadcast returns the broadcast with that id, or ErrNotFound.
+	Broadcast(ctx context.Context, id string) (Broadcast, error)
+	// Broadcasts lists the broadcasts f selects, newest first, and how
+	// many match in all.
+	Broadcasts(ctx context.Context, f BroadcastFilter) ([]Broadcast, int, error)
+	// UpdateBroadcast replaces the status, data and update time of
+	// broadcast b.ID; ErrNotFound if there is none.
+	UpdateBroadcast(ctx context.Context, b Broadcast) error
 
 	// Close releases the store.
 	Close() error

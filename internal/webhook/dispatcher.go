@@ -224,6 +224,15 @@ func (d *Dispatcher) NotifyArchive(apiKey, sessionID, archiveID string, payload 
 		queue: "archive/" + archiveID, group: GroupArchiveStatus, payload: payload})
 }
 
+// NotifyBroadcast queues a broadcast status change for project apiKey's
+// broadcastStatus webhook: payload is the broadcast object
+// (opentok-rest.md §7.3) as JSON, in order per broadcast. It never
+// blocks.
+func (d *Dispatcher) NotifyBroadcast(apiKey, sessionID, broadcastID string, payload []byte) {
+	d.enqueue(job{sessionID: sessionID, apiKey: apiKey, at: d.now(),
+		queue: "broadcast/" + broadcastID, group: GroupBroadcastStatus, payload: payload})
+}
+
 func (d *Dispatcher) enqueue(j job) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

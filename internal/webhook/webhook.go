@@ -33,6 +33,11 @@ const GroupSessionMonitoring = "sessionMonitoring"
 // of every archive of a project, with the archive object as payload.
 const GroupArchiveStatus = "archiveStatus"
 
+// GroupBroadcastStatus is the group of broadcast status changes: a
+// broadcast starting and stopping, and each of its outputs (HLS, every
+// RTMP target) changing status, with the broadcast object as payload.
+const GroupBroadcastStatus = "broadcastStatus"
+
 // MaxURLLen is the longest webhook URL accepted, in bytes.
 const MaxURLLen = 2048
 
@@ -40,8 +45,9 @@ const MaxURLLen = 2048
 var ErrInvalidURL = errors.New("webhook: invalid URL")
 
 // ErrUnknownGroup is returned by Create for a group other than
-// GroupSessionMonitoring and GroupArchiveStatus.
-var ErrUnknownGroup = errors.New("webhook: unknown group; want " + GroupSessionMonitoring + " or " + GroupArchiveStatus)
+// GroupSessionMonitoring, GroupArchiveStatus and GroupBroadcastStatus.
+var ErrUnknownGroup = errors.New("webhook: unknown group; want " + GroupSessionMonitoring + ", " + GroupArchiveStatus +
+	" or " + GroupBroadcastStatus)
 
 // CheckURL accepts absolute http and https URLs of at most MaxURLLen bytes.
 func CheckURL(raw string) error {
@@ -75,7 +81,7 @@ func Create(ctx context.Context, st Creator, apiKey, group, rawURL string, now t
 	if group == "" {
 		group = GroupSessionMonitoring
 	}
-	if group != GroupSessionMonitoring && group != GroupArchiveStatus {
+	if group != GroupSessionMonitoring && group != GroupArchiveStatus && group != GroupBroadcastStatus {
 		return store.Webhook{}, fmt.Errorf("%w: got %q", ErrUnknownGroup, group)
 	}
 	if err := CheckURL(rawURL); err != nil {

@@ -70,6 +70,10 @@ type Publisher struct {
 
 	VideoPackets, AudioPackets atomic.Uint64
 	KeyframeRequests           atomic.Uint64
+	// VideoStart is when a video file began to play: its frame at time
+	// t of the file is sent at VideoStart + t (on the first pass; the
+	// file loops).
+	VideoStart time.Time
 }
 
 // magic marks synthetic payloads; after it come the send time (unix
@@ -205,7 +209,8 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 	}
 	if s, ok := videoTrack.(*webrtc.TrackLocalStaticSample); ok {
 		p.wg.Add(1)
-		go p.playVideo(s, video)
+		p.VideoStart = time.Now()
+		go p.playVideo(s, video, p.VideoStart)
 		video = nil
 	}
 	if s, ok := audioTrack.(*webrtc.TrackLocalStaticSample); ok {
@@ -378,12 +383,12 @@ func (p *Publisher) synthAudio(t *webrtc.TrackLocalStaticRTP) {
 // each write, so the stream does not drift slower than the file; after a
 // long stall (a loaded machine) it starts afresh instead of bursting to
 // catch up.
-func (p *Publisher) playVideo(t *webrtc.TrackLocalStaticSample, v videoFile) {
+func (p *Publisher) playVideo(t *webrtc.TrackLocalStaticSample, v videoFile, start time.Time) {
 	defer p.wg.Done()
 	defer v.Close()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	due := time.Now()
+	due := start
 	for {
 		select {
 		case <-p.stop:

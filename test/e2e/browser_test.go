@@ -117,6 +117,12 @@ func (b *browser) open(t testing.TB, name, url string) *page {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
+			var state any
+			if err := p.eval(5*time.Second, "return H.diagnose ? await H.diagnose() : null;", &state); err != nil {
+				state = err.Error()
+			}
+			b, _ := json.Marshal(state)
+			t.Logf("%s page state: %s", name, b)
 			p.mu.Lock()
 			t.Logf("%s page log:\n  %s", name, strings.Join(p.logs, "\n  "))
 			p.mu.Unlock()
@@ -168,7 +174,12 @@ func (p *page) waitFor(timeout time.Duration, expr string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("%s: %s not true within %v (last error %v)", p.name, expr, timeout, err)
+			var state any
+			if derr := p.eval(5*time.Second, "return H.diagnose ? await H.diagnose() : null;", &state); derr != nil {
+				state = derr
+			}
+			b, _ := json.Marshal(state)
+			p.t.Fatalf("%s: %s not true within %v (last error %v)\npage state: %s", p.name, expr, timeout, err, b)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -212,6 +212,9 @@ func (s *Server) Stop(t testing.TB) {
 	}
 }
 
+// PID is the server's process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Kill stops the server with SIGKILL, as a crash would.
 func (s *Server) Kill() {
 	s.cmd.Process.Kill()

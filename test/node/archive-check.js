@@ -45,7 +45,7 @@ async function main() {
   const id = out.start.value && out.start.value.id;
   out.startAgain = await call((cb) => ot.startArchive(env.ROUTED, { outputMode: 'individual' }, cb));
   out.startRelayed = await call((cb) => ot.startArchive(env.RELAYED, { outputMode: 'individual' }, cb));
-  out.startComposed = await call((cb) => ot.startArchive(env.ROUTED, { multiArchiveTag: 'composed' }, cb));
+  out.startBadLayout = await call((cb) => ot.startArchive(env.ROUTED, { multiArchiveTag: 'composed', layout: { type: 'custom' } }, cb));
   out.startUnknown = await call((cb) => ot.startArchive('1_MX4' + env.PARLEY_API_KEY + 'fn5-MTIzfnh4fn4', { outputMode: 'individual' }, cb));
   out.startResolution = await call((cb) => ot.startArchive(env.ROUTED, { outputMode: 'individual', resolution: '1280x720', multiArchiveTag: 'r' }, cb));
 
@@ -92,6 +92,28 @@ async function main() {
     const res = await fetch(available.value.url);
     out.downloadDeleted = { status: res.status };
   }
+
+  // A composed archive, its layout changed while it records.
+  out.composed = await call((cb) => ot.startArchive(env.ROUTED, { name: 'composed', resolution: '1280x720',
+    layout: { type: 'bestFit', screenshareType: 'pip' } }, cb));
+  const composed = out.composed.value && out.composed.value.id;
+  out.setLayout = await call((cb) => ot.setArchiveLayout(composed, 'verticalPresentation', null, cb));
+  out.setBadLayout = await call((cb) => ot.setArchiveLayout(composed, 'grid', null, cb));
+  await sleep(3000);
+  out.stopComposed = await call((cb) => ot.stopArchive(composed, cb));
+  for (let i = 0; i < 300; i++) {
+    const r = await call((cb) => ot.getArchive(composed, cb));
+    out.composedAvailable = r;
+    if (r.value && (r.value.status === 'available' || r.value.status === 'failed')) break;
+    await sleep(100);
+  }
+  const c = out.composedAvailable.value;
+  if (c && c.url) {
+    const res = await fetch(c.url);
+    const body = Buffer.from(await res.arrayBuffer());
+    out.composedDownload = { status: res.status, type: res.headers.get('content-type'), bytes: body.length, magic: body.subarray(4, 8).toString() };
+  }
+  out.deleteComposed = await call((cb) => ot.deleteArchive(composed, cb));
   process.stdout.write(JSON.stringify(out));
 }
 

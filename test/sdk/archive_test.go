@@ -145,7 +145,7 @@ func TestNodeSDKArchives(t *testing.T) {
 			t.Errorf("%s: second error %s", name, res[name].Value)
 		}
 	}
-	fails("startComposed", "RequestError", "composed archives are not available yet; use outputMode individual")
+	fails("startBadLayout", "RequestError", "stylesheet")
 	fails("startUnknown", "ArchiveError", "Session not found")
 	fails("startResolution", "RequestError", "composed archives only")
 
@@ -201,6 +201,28 @@ func TestNodeSDKArchives(t *testing.T) {
 		t.Errorf("download after deleting: %s", raw["downloadDeleted"])
 	}
 
+	// The composed archive: an MP4 once composed.
+	composed := archiveOf("composed")
+	if composed.Status != "started" || composed.OutputMode != "composed" || composed.Name != "composed" {
+		t.Errorf("composed: %+v", composed)
+	}
+	ok("setLayout")
+	if r := res["setBadLayout"]; r.Error == nil {
+		t.Error("setArchiveLayout with an unknown layout type succeeded")
+	}
+	if c := archiveOf("composedAvailable"); c.Status != "available" || c.URL == nil || c.Duration < 3 {
+		t.Errorf("the composed archive after stopping: %+v", c)
+	}
+	var cdl struct {
+		Status int    `json:"status"`
+		Type   string `json:"type"`
+		Magic  string `json:"magic"`
+	}
+	if err := json.Unmarshal(raw["composedDownload"], &cdl); err != nil || cdl.Status != 200 || cdl.Type != "video/mp4" || cdl.Magic != "ftyp" {
+		t.Errorf("composed download: %s", raw["composedDownload"])
+	}
+	ok("deleteComposed")
+
 	// What the publishing client saw.
 	var notices []string
 	for _, ev := range events(pubClient, time.Second) {
@@ -209,7 +231,8 @@ func TestNodeSDKArchives(t *testing.T) {
 		}
 	}
 	want := []string{"archiveStarted " + started.ID + " node archive", "archiveStarted " + manual.ID + " ",
-		"archiveStopped " + started.ID + " node archive", "archiveStopped " + manual.ID + " "}
+		"archiveStopped " + started.ID + " node archive", "archiveStopped " + manual.ID + " ",
+		"archiveStarted " + composed.ID + " composed", "archiveStopped " + composed.ID + " composed"}
 	if strings.Join(notices, "|") != strings.Join(want, "|") {
 		t.Errorf("the client saw %q, want %q", notices, want)
 	}

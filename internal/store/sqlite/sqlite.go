@@ -153,6 +153,20 @@ CREATE TABLE archive_storage (
 	updated_at INTEGER NOT NULL
 );
 `,
+	// Live-streaming broadcasts.
+	5: `
+CREATE TABLE broadcasts (
+	id         TEXT PRIMARY KEY,
+	api_key    TEXT NOT NULL REFERENCES projects(api_key),
+	session_id TEXT NOT NULL,
+	status     TEXT NOT NULL,
+	data       TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+CREATE INDEX broadcasts_project ON broadcasts(api_key, created_at);
+CREATE INDEX broadcasts_session ON broadcasts(session_id, created_at);
+`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -585,6 +599,100 @@ func (s *Store) DeleteArchiveStorage(ctx context.Context, apiKey string) error {
 		return err
 	} else if n == 0 {
 		return fmt.Errorf("archive storage of project %s: %w", apiKey, store.ErrNotFound)
+	}
+	return nil
+}
+
+// CreateBroadcast implements store.Store.
+func (s *Store) CreateBroadcast(ctx context.Context, b store.Broadcast) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO broadcasts(id, api_key, session_id, status, data, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, b.ID, b.APIKey, b.SessionID, b.Status, string(b.Data),
+		b.CreatedAt.UnixMilli(), b.UpdatedAt.UnixMilli())
+	switch {
+	case isUnique(err):
+		return fmt.Errorf("broadcast %s: %w", b.ID, store.ErrExists)
+	case isForeignKey(err):
+		return fmt.Errorf("project %s: %w", b.APIKey, store.ErrNotFound)
+	}
+	return err
+}
+
+const broadcastColumns = `id, api_key, session_id, status, data, created_at, updated_at`
+
+func scanBroadcast(sc interface{ Scan(...any) error }) (store.Broadcast, error) {
+	var b store.Broadcast
+	var data string
+	var created, updated int64
+	if err := sc.Scan(&b.ID, &b.APIKey, &b.SessionID, &b.Status, &data, &created, &updated); err != nil {
+		return b, err
+	}
+	b.Data = []byte(data)
+	b.CreatedAt, b.UpdatedAt = time.UnixMilli(created), time.UnixMilli(updated)
+	return b, nil
+}
+
+// Broadcast implements store.Store.
+func (s *Store) Broadcast(ctx context.Context, id string) (store.Broadcast, error) {
+	b, err := scanBroadcast(s.r.QueryRowContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, fmt.Errorf("broadcast %s: %w", id, store.ErrNotFound)
+	}
+	return b, err
+}
+
+// Broadcasts implements store.Store.
+func (s *Store) Broadcasts(ctx context.Context, f store.BroadcastFilter) ([]store.Broadcast, int, error) {
+	where := []string{"1 = 1"}
+	var args []any
+	if f.APIKey != "" {
+		where, args = append(where, "api_key = ?"), append(args, f.APIKey)
+	}
+	if f.SessionID != "" {
+		where, args = append(where, "session_id = ?"), append(args, f.SessionID)
+	}
+	if len(f.Statuses) > 0 {
+		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Statuses)-1)+")")
+		for _, st := range f.Statuses {
+			args = append(args, st)
+		}
+	}
+	cond := strings.Join(where, " AND ")
+	var total int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM broadcasts WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	limit := f.Count
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE `+cond+`
+		ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limit, max(f.Offset, 0))...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []store.Broadcast
+	for rows.Next() {
+		b, err := scanBroadcast(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, b)
+	}
+	return out, total, rows.Err()
+}
+
+// UpdateBroadcast implements store.Store.
+func (s *Store) UpdateBroadcast(ctx context.Context, b store.Broadcast) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE broadcasts SET status = ?, data = ?, updated_at = ? WHERE id = ?`,
+		b.Status, string(b.Data), b.UpdatedAt.UnixMilli(), b.ID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("broadcast %s: %w", b.ID, store.ErrNotFound)
 	}
 	return nil
 }

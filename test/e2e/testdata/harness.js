@@ -106,6 +106,52 @@ window.H = {
     return out;
   },
 
+  // diagnose describes the page's state for a failing test's report:
+  // what it subscribed to, what it shows, and its last recorded events.
+  async diagnose() {
+    const subs = {};
+    for (const [id, sub] of Object.entries(H.subscribers)) {
+      let pc = '';
+      try {
+        const report = await sub.getRtcStatsReport();
+        report.forEach((s) => {
+          if (s.type === 'transport') pc += `dtls=${s.dtlsState} ice=${s.iceState || ''} `;
+          if (s.type === 'inbound-rtp') pc += `${s.kind}:packets=${s.packetsReceived},decoded=${s.framesDecoded || 0} `;
+        });
+      } catch (err) { pc = 'stats: ' + err; }
+      subs[id] = pc;
+    }
+    const pubs = {};
+    for (const [i, pub] of H.publishers.entries()) {
+      try {
+        pubs[pub.stream ? pub.stream.streamId : i] = (await pub.getRtcStatsReport()).map((e) => H.ice(e.rtcStatsReport));
+      } catch (err) { pubs[i] = 'stats: ' + err; }
+    }
+    return { connected: !!(H.session && H.session.connection), publishers: pubs,
+      media: H.media(), subscribers: subs, log: H.log.slice(-15) };
+  },
+
+  // ice describes a peer connection's ICE state from its stats: the
+  // transport, the local and remote candidates, and every candidate pair
+  // with its checks sent and answered.
+  ice(report) {
+    const cand = (id) => {
+      const c = report.get(id);
+      return c ? `${c.candidateType} ${c.protocol} ${c.address || c.ip}:${c.port}${c.relayProtocol ? ' via ' + c.relayProtocol : ''}` : id;
+    };
+    const out = { transport: '', locals: [], remotes: [], pairs: [] };
+    report.forEach((s) => {
+      if (s.type === 'transport') out.transport = `dtls=${s.dtlsState} ice=${s.iceState || ''} role=${s.iceRole || ''} selected=${s.selectedCandidatePairId || ''}`;
+      if (s.type === 'local-candidate') out.locals.push(cand(s.id));
+      if (s.type === 'remote-candidate') out.remotes.push(cand(s.id));
+      if (s.type === 'candidate-pair') {
+        out.pairs.push(`${cand(s.localCandidateId)} -> ${cand(s.remoteCandidateId)}: ${s.state}${s.nominated ? ' nominated' : ''}` +
+          ` req=${s.requestsSent}/${s.responsesReceived} in=${s.requestsReceived}/${s.responsesSent}`);
+      }
+    });
+    return out;
+  },
+
   // paths reports where media flows: for each subscribed stream, and for
   // each publisher's peer connection (one per subscriber in a relayed
   // session, with its connectionId), the selected candidate pair's local
