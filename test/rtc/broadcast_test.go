@@ -233,6 +233,20 @@ func TestBroadcast(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 
+	// A layout change goes on air without a break: the playlist keeps
+	// advancing.
+	before := lastSegment(playlist(t, hlsURL))
+	if err := e.ot.SetBroadcastLayout(ctx, br.ID, opentok.Layout{Type: "pip"}); err != nil {
+		t.Fatalf("set layout: %v", err)
+	}
+	if err := e.ot.SetBroadcastLayout(ctx, br.ID, opentok.Layout{Type: "grid"}); !isStatus(err, 400) {
+		t.Errorf("an unknown layout: %v, want 400", err)
+	}
+	time.Sleep(4 * time.Second)
+	if after := lastSegment(playlist(t, hlsURL)); after <= before {
+		t.Errorf("no new segment after the layout change (%d, then %d)", before, after)
+	}
+
 	stopped, err := e.ot.StopBroadcast(ctx, br.ID)
 	if err != nil || stopped.Status != "stopped" {
 		t.Fatalf("stop: %+v %v", stopped, err)
