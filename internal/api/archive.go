@@ -106,18 +106,23 @@ func (a *API) archiveError(w http.ResponseWriter, r *http.Request, err error) {
 		a.internalError(w, r, err)
 		return
 	}
-	status := http.StatusBadRequest
+	WriteError(w, refusalStatus(err, archive.ErrForbidden, archive.ErrNotFound, archive.ErrStreamMode, archive.ErrConflict), e.Msg)
+}
+
+// refusalStatus is the status of a refusal that wraps one of the kinds
+// (403, 404, 405, 409), else 400.
+func refusalStatus(err, forbidden, notFound, streamMode, conflict error) int {
 	switch {
-	case errors.Is(err, archive.ErrForbidden):
-		status = http.StatusForbidden
-	case errors.Is(err, archive.ErrNotFound):
-		status = http.StatusNotFound
-	case errors.Is(err, archive.ErrStreamMode):
-		status = http.StatusMethodNotAllowed
-	case errors.Is(err, archive.ErrConflict):
-		status = http.StatusConflict
+	case errors.Is(err, forbidden):
+		return http.StatusForbidden
+	case errors.Is(err, notFound):
+		return http.StatusNotFound
+	case errors.Is(err, streamMode):
+		return http.StatusMethodNotAllowed
+	case errors.Is(err, conflict):
+		return http.StatusConflict
 	}
-	WriteError(w, status, e.Msg)
+	return http.StatusBadRequest
 }
 
 // flexInt accepts a number or a string holding one.
@@ -136,21 +141,17 @@ func (n *flexInt) UnmarshalJSON(data []byte) error {
 // were given, with explicit nulls (Python) and booleans as strings (Ruby)
 // tolerated, and unknown keys ignored.
 type startBody struct {
-	SessionID  *string   `json:"sessionId"`
-	Name       *string   `json:"name"`
-	HasAudio   *flexBool `json:"hasAudio"`
-	HasVideo   *flexBool `json:"hasVideo"`
-	OutputMode *string   `json:"outputMode"`
-	StreamMode *string   `json:"streamMode"`
-	Resolution *string   `json:"resolution"`
-	Layout     *struct {
-		Type            *string `json:"type"`
-		Stylesheet      *string `json:"stylesheet"`
-		ScreenshareType *string `json:"screenshareType"`
-	} `json:"layout"`
-	MultiArchiveTag       *string  `json:"multiArchiveTag"`
-	MaxBitrate            *flexInt `json:"maxBitrate"`
-	QuantizationParameter *flexInt `json:"quantizationParameter"`
+	SessionID             *string     `json:"sessionId"`
+	Name                  *string     `json:"name"`
+	HasAudio              *flexBool   `json:"hasAudio"`
+	HasVideo              *flexBool   `json:"hasVideo"`
+	OutputMode            *string     `json:"outputMode"`
+	StreamMode            *string     `json:"streamMode"`
+	Resolution            *string     `json:"resolution"`
+	Layout                *layoutBody `json:"layout"`
+	MultiArchiveTag       *string     `json:"multiArchiveTag"`
+	MaxBitrate            *flexInt    `json:"maxBitrate"`
+	QuantizationParameter *flexInt    `json:"quantizationParameter"`
 }
 
 func str(p *string) string {
@@ -176,7 +177,8 @@ func (b *startBody) options() archive.Options {
 		o.StreamMode = *b.StreamMode
 	}
 	if b.Layout != nil {
-		o.Layout = &archive.Layout{Type: str(b.Layout.Type), Stylesheet: str(b.Layout.Stylesheet), ScreenshareType: str(b.Layout.ScreenshareType)}
+		spec := b.Layout.spec()
+		o.Layout = &spec
 	}
 	if b.MaxBitrate != nil {
 		o.MaxBitrate = b.MaxBitrate.v
@@ -233,24 +235,11 @@ const (
 )
 
 func (a *API) listArchives(w http.ResponseWriter, r *http.Request, p store.Project) {
-	q := r.URL.Query()
-	offset, count := 0, defaultListCount
-	for _, f := range []struct {
-		name string
-		v    *int
-	}{{"offset", &offset}, {"count", &count}} {
-		s := q.Get(f.name)
-		if s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			WriteError(w, http.StatusBadRequest, f.name+": want a whole number of at least 0")
-			return
-		}
-		*f.v = n
+	offset, count, ok := paging(w, r)
+	if !ok {
+		return
 	}
-	count = min(count, maxListCount)
+	q := r.URL.Query()
 	sid := q.Get("sessionId")
 	if sid == "" {
 		sid = q.Get("session_id") // the name in one version of the OpenAPI text
@@ -271,6 +260,29 @@ func (a *API) listArchives(w http.ResponseWriter, r *http.Request, p store.Proje
 	writeJSON(w, http.StatusOK, map[string]any{"count": total, "items": items})
 }
 
+// paging reads a list's offset and count (OpenTok's defaults: from the
+// newest, 50, at most 1000), answering 400 for bad values.
+func paging(w http.ResponseWriter, r *http.Request) (offset, count int, ok bool) {
+	q := r.URL.Query()
+	offset, count = 0, defaultListCount
+	for _, f := range []struct {
+		name string
+		v    *int
+	}{{"offset", &offset}, {"count", &count}} {
+		s := q.Get(f.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			WriteError(w, http.StatusBadRequest, f.name+": want a whole number of at least 0")
+			return 0, 0, false
+		}
+		*f.v = n
+	}
+	return offset, min(count, maxListCount), true
+}
+
 func (a *API) deleteArchive(w http.ResponseWriter, r *http.Request, p store.Project) {
 	if err := a.Archives.Delete(r.Context(), p.APIKey, r.PathValue("archiveId")); err != nil {
 		a.archiveError(w, r, err)
@@ -280,6 +292,26 @@ func (a *API) deleteArchive(w http.ResponseWriter, r *http.Request, p store.Proj
 }
 
 func (a *API) archiveStreams(w http.ResponseWriter, r *http.Request, p store.Project) {
+	c, ok := decodeStreamChange(w, r)
+	if !ok {
+		return
+	}
+	if err := a.Archives.SetStream(r.Context(), p.APIKey, r.PathValue("archiveId"), c.id, c.add, c.audio, c.video); err != nil {
+		a.archiveError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// streamChange is a PATCH …/streams body: a stream to add (with the
+// tracks to include, both by default) or to remove.
+type streamChange struct {
+	id           string
+	add          bool
+	audio, video bool
+}
+
+func decodeStreamChange(w http.ResponseWriter, r *http.Request) (streamChange, bool) {
 	var body struct {
 		AddStream    *string   `json:"addStream"`
 		RemoveStream *string   `json:"removeStream"`
@@ -287,40 +319,28 @@ func (a *API) archiveStreams(w http.ResponseWriter, r *http.Request, p store.Pro
 		HasVideo     *flexBool `json:"hasVideo"`
 	}
 	if !decodeBody(w, r, &body) {
-		return
+		return streamChange{}, false
 	}
 	add, remove := str(body.AddStream), str(body.RemoveStream)
 	if (add == "") == (remove == "") {
 		WriteError(w, http.StatusBadRequest, "want one of addStream and removeStream")
-		return
+		return streamChange{}, false
 	}
-	hasAudio, hasVideo := body.HasAudio == nil || body.HasAudio.v, body.HasVideo == nil || body.HasVideo.v
-	var err error
-	if add != "" {
-		err = a.Archives.SetStream(r.Context(), p.APIKey, r.PathValue("archiveId"), add, true, hasAudio, hasVideo)
-	} else {
-		err = a.Archives.SetStream(r.Context(), p.APIKey, r.PathValue("archiveId"), remove, false, false, false)
+	if remove != "" {
+		return streamChange{id: remove}, true
 	}
-	if err != nil {
-		a.archiveError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return streamChange{id: add, add: true, audio: body.HasAudio == nil || body.HasAudio.v,
+		video: body.HasVideo == nil || body.HasVideo.v}, true
 }
 
 // archiveLayout changes a composed archive's layout: 200 with no body, as
 // OpenTok answers.
 func (a *API) archiveLayout(w http.ResponseWriter, r *http.Request, p store.Project) {
-	var body struct {
-		Type            *string `json:"type"`
-		Stylesheet      *string `json:"stylesheet"`
-		ScreenshareType *string `json:"screenshareType"`
-	}
+	var body layoutBody
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	spec := archive.Layout{Type: str(body.Type), Stylesheet: str(body.Stylesheet), ScreenshareType: str(body.ScreenshareType)}
-	if err := a.Archives.SetLayout(r.Context(), p.APIKey, r.PathValue("archiveId"), spec); err != nil {
+	if err := a.Archives.SetLayout(r.Context(), p.APIKey, r.PathValue("archiveId"), body.spec()); err != nil {
 		a.archiveError(w, r, err)
 		return
 	}

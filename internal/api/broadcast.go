@@ -96,18 +96,7 @@ func (a *API) broadcastError(w http.ResponseWriter, r *http.Request, err error) 
 		a.internalError(w, r, err)
 		return
 	}
-	status := http.StatusBadRequest
-	switch {
-	case errors.Is(err, broadcast.ErrForbidden):
-		status = http.StatusForbidden
-	case errors.Is(err, broadcast.ErrNotFound):
-		status = http.StatusNotFound
-	case errors.Is(err, broadcast.ErrStreamMode):
-		status = http.StatusMethodNotAllowed
-	case errors.Is(err, broadcast.ErrConflict):
-		status = http.StatusConflict
-	}
-	WriteError(w, status, e.Msg)
+	WriteError(w, refusalStatus(err, broadcast.ErrForbidden, broadcast.ErrNotFound, broadcast.ErrStreamMode, broadcast.ErrConflict), e.Msg)
 }
 
 // layoutBody is a layout as the SDKs send it.
@@ -218,28 +207,14 @@ func (a *API) getBroadcast(w http.ResponseWriter, r *http.Request, p store.Proje
 }
 
 func (a *API) listBroadcasts(w http.ResponseWriter, r *http.Request, p store.Project) {
-	q := r.URL.Query()
-	offset, count := 0, defaultListCount
-	for _, f := range []struct {
-		name string
-		v    *int
-	}{{"offset", &offset}, {"count", &count}} {
-		s := q.Get(f.name)
-		if s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			WriteError(w, http.StatusBadRequest, f.name+": want a whole number of at least 0")
-			return
-		}
-		*f.v = n
+	offset, count, ok := paging(w, r)
+	if !ok {
+		return
 	}
-	count = min(count, maxListCount)
 	items := []BroadcastJSON{}
 	total := 0
 	if count > 0 {
-		list, n, err := a.Broadcasts.List(r.Context(), p.APIKey, q.Get("sessionId"), offset, count)
+		list, n, err := a.Broadcasts.List(r.Context(), p.APIKey, r.URL.Query().Get("sessionId"), offset, count)
 		if err != nil {
 			a.internalError(w, r, err)
 			return
@@ -253,29 +228,11 @@ func (a *API) listBroadcasts(w http.ResponseWriter, r *http.Request, p store.Pro
 }
 
 func (a *API) broadcastStreams(w http.ResponseWriter, r *http.Request, p store.Project) {
-	var body struct {
-		AddStream    *string   `json:"addStream"`
-		RemoveStream *string   `json:"removeStream"`
-		HasAudio     *flexBool `json:"hasAudio"`
-		HasVideo     *flexBool `json:"hasVideo"`
-	}
-	if !decodeBody(w, r, &body) {
+	c, ok := decodeStreamChange(w, r)
+	if !ok {
 		return
 	}
-	add, remove := str(body.AddStream), str(body.RemoveStream)
-	if (add == "") == (remove == "") {
-		WriteError(w, http.StatusBadRequest, "want one of addStream and removeStream")
-		return
-	}
-	hasAudio, hasVideo := body.HasAudio == nil || body.HasAudio.v, body.HasVideo == nil || body.HasVideo.v
-	id := r.PathValue("broadcastId")
-	var err error
-	if add != "" {
-		err = a.Broadcasts.SetStream(r.Context(), p.APIKey, id, add, true, hasAudio, hasVideo)
-	} else {
-		err = a.Broadcasts.SetStream(r.Context(), p.APIKey, id, remove, false, false, false)
-	}
-	if err != nil {
+	if err := a.Broadcasts.SetStream(r.Context(), p.APIKey, r.PathValue("broadcastId"), c.id, c.add, c.audio, c.video); err != nil {
 		a.broadcastError(w, r, err)
 		return
 	}

@@ -186,6 +186,35 @@ type ArchiveFilter struct {
 	Offset, Count int
 }
 
+// Room is a Meet room: a readable name bound to a session while the room
+// is in use. A room idle for longer than the app's expiry is bound to a
+// new session on its next join.
+type Room struct {
+	Name      string
+	APIKey    string
+	SessionID string
+	// ModeratorKey is the secret of the room's moderator link.
+	ModeratorKey string
+	// Locked rooms admit no newcomers but moderators.
+	Locked    bool
+	CreatedAt time.Time
+	// LastUsed is the time of the latest join.
+	LastUsed time.Time
+}
+
+// ChatMessage is one message of a room's chat, kept for late joiners.
+type ChatMessage struct {
+	// ID grows with each message stored; it is set by the store.
+	ID   int64
+	Room string
+	// SessionID is the room's session when the message was sent: a room
+	// rebound to a new session starts with an empty history.
+	SessionID string
+	From      string
+	Text      string
+	At        time.Time
+}
+
 // Store persists Parley's records. Implementations are safe for
 // concurrent use.
 type Store interface {
@@ -266,6 +295,26 @@ type Store interface {
 	// UpdateBroadcast replaces the status, data and update time of
 	// broadcast b.ID; ErrNotFound if there is none.
 	UpdateBroadcast(ctx context.Context, b Broadcast) error
+
+	// ClaimRoom binds room r.Name to r unless it is bound to a room used
+	// after staleBefore, in one transaction: of two joiners opening a new
+	// room at once, one binds it and the other reads the winner's. Either
+	// way the room's LastUsed becomes r.LastUsed, and the room as stored
+	// is returned (its SessionID is r's when r won). Rebinding clears the
+	// chat history and the lock.
+	ClaimRoom(ctx context.Context, r Room, staleBefore time.Time) (Room, error)
+	// Room returns the room of that name, or ErrNotFound.
+	Room(ctx context.Context, name string) (Room, error)
+	// TouchRoom sets the last use of room name; ErrNotFound if none.
+	TouchRoom(ctx context.Context, name string, at time.Time) error
+	// SetRoomLocked locks or unlocks room name; ErrNotFound if none.
+	SetRoomLocked(ctx context.Context, name string, locked bool) error
+	// AddChatMessage stores m, keeps the keep newest messages of its room
+	// and returns m with its id; ErrNotFound if the room does not exist.
+	AddChatMessage(ctx context.Context, m ChatMessage, keep int) (ChatMessage, error)
+	// ChatMessages returns the latest limit messages of room name sent in
+	// session sessionID, oldest first.
+	ChatMessages(ctx context.Context, name, sessionID string, limit int) ([]ChatMessage, error)
 
 	// Close releases the store.
 	Close() error

@@ -214,6 +214,11 @@ func (c *Client) RemoveArchiveStream(ctx context.Context, id, streamID string) e
 }
 
 func (c *Client) archiveCall(ctx context.Context, method, path string, body map[string]any) (*Archive, error) {
+	return call[Archive](ctx, c, method, path, body)
+}
+
+// call sends body (nil: none) as JSON and decodes the answer into a T.
+func call[T any](ctx context.Context, c *Client, method, path string, body map[string]any) (*T, error) {
 	var b []byte
 	contentType := ""
 	if body != nil {
@@ -223,11 +228,11 @@ func (c *Client) archiveCall(ctx context.Context, method, path string, body map[
 		}
 		contentType = "application/json"
 	}
-	var a Archive
-	if err := c.do(ctx, method, path, contentType, b, &a); err != nil {
+	var out T
+	if err := c.do(ctx, method, path, contentType, b, &out); err != nil {
 		return nil, err
 	}
-	return &a, nil
+	return &out, nil
 }
 
 func (c *Client) archivePath(id string) string {

@@ -140,18 +140,5 @@ func (c *Client) broadcastPath(id string) string {
 }
 
 func (c *Client) broadcastCall(ctx context.Context, method, path string, body map[string]any) (*Broadcast, error) {
-	var b []byte
-	contentType := ""
-	if body != nil {
-		var err error
-		if b, err = json.Marshal(body); err != nil {
-			return nil, err
-		}
-		contentType = "application/json"
-	}
-	var out Broadcast
-	if err := c.do(ctx, method, path, contentType, b, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return call[Broadcast](ctx, c, method, path, body)
 }

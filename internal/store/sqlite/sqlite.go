@@ -167,6 +167,28 @@ CREATE TABLE broadcasts (
 CREATE INDEX broadcasts_project ON broadcasts(api_key, created_at);
 CREATE INDEX broadcasts_session ON broadcasts(session_id, created_at);
 `,
+	// Meet rooms (a name bound to a session, with a sliding expiry) and
+	// their bounded chat history.
+	6: `
+CREATE TABLE rooms (
+	name          TEXT PRIMARY KEY,
+	api_key       TEXT NOT NULL REFERENCES projects(api_key),
+	session_id    TEXT NOT NULL,
+	moderator_key TEXT NOT NULL,
+	locked        INTEGER NOT NULL DEFAULT 0,
+	created_at    INTEGER NOT NULL,
+	last_used     INTEGER NOT NULL
+);
+CREATE TABLE room_messages (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	room       TEXT NOT NULL REFERENCES rooms(name) ON DELETE CASCADE,
+	session_id TEXT NOT NULL,
+	sender     TEXT NOT NULL,
+	text       TEXT NOT NULL,
+	at         INTEGER NOT NULL
+);
+CREATE INDEX room_messages_room ON room_messages(room, id);
+`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -484,31 +506,13 @@ func (s *Store) Archive(ctx context.Context, id string) (store.Archive, error) {
 
 // Archives implements store.Store.
 func (s *Store) Archives(ctx context.Context, f store.ArchiveFilter) ([]store.Archive, int, error) {
-	where := []string{"1 = 1"}
-	var args []any
-	if f.APIKey != "" {
-		where, args = append(where, "api_key = ?"), append(args, f.APIKey)
-	}
-	if f.SessionID != "" {
-		where, args = append(where, "session_id = ?"), append(args, f.SessionID)
-	}
-	if len(f.Statuses) > 0 {
-		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Statuses)-1)+")")
-		for _, st := range f.Statuses {
-			args = append(args, st)
-		}
-	}
-	cond := strings.Join(where, " AND ")
+	cond, args := listFilter(f.APIKey, f.SessionID, f.Statuses)
 	var total int
 	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM archives WHERE `+cond, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	limit := f.Count
-	if limit <= 0 {
-		limit = -1 // no limit, in SQLite's terms
-	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+archiveColumns+` FROM archives WHERE `+cond+`
-		ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limit, max(f.Offset, 0))...)
+		ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limitOf(f.Count), max(f.Offset, 0))...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -642,31 +646,13 @@ func (s *Store) Broadcast(ctx context.Context, id string) (store.Broadcast, erro
 
 // Broadcasts implements store.Store.
 func (s *Store) Broadcasts(ctx context.Context, f store.BroadcastFilter) ([]store.Broadcast, int, error) {
-	where := []string{"1 = 1"}
-	var args []any
-	if f.APIKey != "" {
-		where, args = append(where, "api_key = ?"), append(args, f.APIKey)
-	}
-	if f.SessionID != "" {
-		where, args = append(where, "session_id = ?"), append(args, f.SessionID)
-	}
-	if len(f.Statuses) > 0 {
-		where = append(where, "status IN (?"+strings.Repeat(", ?", len(f.Statuses)-1)+")")
-		for _, st := range f.Statuses {
-			args = append(args, st)
-		}
-	}
-	cond := strings.Join(where, " AND ")
+	cond, args := listFilter(f.APIKey, f.SessionID, f.Statuses)
 	var total int
 	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM broadcasts WHERE `+cond, args...).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	limit := f.Count
-	if limit <= 0 {
-		limit = -1
-	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+broadcastColumns+` FROM broadcasts WHERE `+cond+`
-		ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limit, max(f.Offset, 0))...)
+		ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`, append(args, limitOf(f.Count), max(f.Offset, 0))...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -695,4 +681,163 @@ func (s *Store) UpdateBroadcast(ctx context.Context, b store.Broadcast) error {
 		return fmt.Errorf("broadcast %s: %w", b.ID, store.ErrNotFound)
 	}
 	return nil
+}
+
+const roomColumns = `name, api_key, session_id, moderator_key, locked, created_at, last_used`
+
+func scanRoom(sc interface{ Scan(...any) error }) (store.Room, error) {
+	var r store.Room
+	var created, used int64
+	if err := sc.Scan(&r.Name, &r.APIKey, &r.SessionID, &r.ModeratorKey, &r.Locked, &created, &used); err != nil {
+		return r, err
+	}
+	r.CreatedAt, r.LastUsed = time.UnixMilli(created), time.UnixMilli(used)
+	return r, nil
+}
+
+// ClaimRoom implements store.Store.
+func (s *Store) ClaimRoom(ctx context.Context, r store.Room, staleBefore time.Time) (store.Room, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return store.Room{}, err
+	}
+	defer tx.Rollback()
+	// A fresh binding is kept (only its last use moves); a stale one, or
+	// none, becomes r.
+	_, err = tx.ExecContext(ctx, `INSERT INTO rooms(`+roomColumns+`) VALUES (?, ?, ?, ?, 0, ?, ?)
+		ON CONFLICT(name) DO UPDATE SET
+			api_key       = CASE WHEN rooms.last_used < ? THEN excluded.api_key ELSE rooms.api_key END,
+			session_id    = CASE WHEN rooms.last_used < ? THEN excluded.session_id ELSE rooms.session_id END,
+			moderator_key = CASE WHEN rooms.last_used < ? THEN excluded.moderator_key ELSE rooms.moderator_key END,
+			locked        = CASE WHEN rooms.last_used < ? THEN 0 ELSE rooms.locked END,
+			created_at    = CASE WHEN rooms.last_used < ? THEN excluded.created_at ELSE rooms.created_at END,
+			last_used     = excluded.last_used`,
+		r.Name, r.APIKey, r.SessionID, r.ModeratorKey, r.CreatedAt.UnixMilli(), r.LastUsed.UnixMilli(),
+		staleBefore.UnixMilli(), staleBefore.UnixMilli(), staleBefore.UnixMilli(), staleBefore.UnixMilli(), staleBefore.UnixMilli())
+	if isForeignKey(err) {
+		return store.Room{}, fmt.Errorf("project %s: %w", r.APIKey, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Room{}, err
+	}
+	got, err := scanRoom(tx.QueryRowContext(ctx, `SELECT `+roomColumns+` FROM rooms WHERE name = ?`, r.Name))
+	if err != nil {
+		return store.Room{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM room_messages WHERE room = ? AND session_id != ?`, got.Name, got.SessionID); err != nil {
+		return store.Room{}, err
+	}
+	return got, tx.Commit()
+}
+
+// Room implements store.Store.
+func (s *Store) Room(ctx context.Context, name string) (store.Room, error) {
+	r, err := scanRoom(s.r.QueryRowContext(ctx, `SELECT `+roomColumns+` FROM rooms WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("room %s: %w", name, store.ErrNotFound)
+	}
+	return r, err
+}
+
+func (s *Store) updateRoom(ctx context.Context, name, query string, args ...any) error {
+	res, err := s.w.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("room %s: %w", name, store.ErrNotFound)
+	}
+	return nil
+}
+
+// TouchRoom implements store.Store.
+func (s *Store) TouchRoom(ctx context.Context, name string, at time.Time) error {
+	return s.updateRoom(ctx, name, `UPDATE rooms SET last_used = ? WHERE name = ?`, at.UnixMilli(), name)
+}
+
+// SetRoomLocked implements store.Store.
+func (s *Store) SetRoomLocked(ctx context.Context, name string, locked bool) error {
+	return s.updateRoom(ctx, name, `UPDATE rooms SET locked = ? WHERE name = ?`, locked, name)
+}
+
+// AddChatMessage implements store.Store.
+func (s *Store) AddChatMessage(ctx context.Context, m store.ChatMessage, keep int) (store.ChatMessage, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return m, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO room_messages(room, session_id, sender, text, at) VALUES (?, ?, ?, ?, ?)`,
+		m.Room, m.SessionID, m.From, m.Text, m.At.UnixMilli())
+	if isForeignKey(err) {
+		return m, fmt.Errorf("room %s: %w", m.Room, store.ErrNotFound)
+	}
+	if err != nil {
+		return m, err
+	}
+	if m.ID, err = res.LastInsertId(); err != nil {
+		return m, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM room_messages WHERE room = ? AND id <= (
+		SELECT id FROM room_messages WHERE room = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`, m.Room, m.Room, max(keep, 1)); err != nil {
+		return m, err
+	}
+	return m, tx.Commit()
+}
+
+// ChatMessages implements store.Store.
+func (s *Store) ChatMessages(ctx context.Context, name, sessionID string, limit int) ([]store.ChatMessage, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, room, session_id, sender, text, at FROM (
+		SELECT * FROM room_messages WHERE room = ? AND session_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
+		name, sessionID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.ChatMessage{}
+	for rows.Next() {
+		var m store.ChatMessage
+		var at int64
+		if err := rows.Scan(&m.ID, &m.Room, &m.SessionID, &m.From, &m.Text, &at); err != nil {
+			return nil, err
+		}
+		m.At = time.UnixMilli(at)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// listFilter is the WHERE condition (and its arguments) of a list of
+// archives or broadcasts: of one project, one session, some statuses,
+// each when given.
+func listFilter(apiKey, sessionID string, statuses []string) (string, []any) {
+	where := []string{"1 = 1"}
+	var args []any
+	if apiKey != "" {
+		where, args = append(where, "api_key = ?"), append(args, apiKey)
+	}
+	if sessionID != "" {
+		where, args = append(where, "session_id = ?"), append(args, sessionID)
+	}
+	if len(statuses) > 0 {
+		where = append(where, "status IN (?"+strings.Repeat(", ?", len(statuses)-1)+")")
+		for _, st := range statuses {
+			args = append(args, st)
+		}
+	}
+	return strings.Join(where, " AND "), args
+}
+
+// limitOf is a list's LIMIT: count, or none (-1 in SQLite's terms) when
+// count is not above 0.
+func limitOf(count int) int {
+	if count <= 0 {
+		return -1
+	}
+	return count
 }
