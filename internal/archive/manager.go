@@ -579,12 +579,33 @@ func (m *Manager) Recover(ctx context.Context) error {
 		return err
 	}
 	for _, a := range list {
+		composed := a.OutputMode == OutputComposed && m.composer != nil
 		if a.Status == StatusStarted {
 			// The node died recording it: the session ended with it.
 			a.Status, a.Reason = StatusStopped, ReasonSessionEnded
-			if res, err := seal(ctx, m.root, a.ID, m.composer); err == nil {
+			if composed {
+				if end, err := m.recordedEnd(ctx, a.ID); err == nil {
+					a.Duration = seconds(time.Duration(end) * time.Millisecond)
+				}
+			} else if res, err := seal(ctx, m.root, a.ID, m.composer); err == nil {
 				a.Duration = seconds(time.Duration(res.endMs) * time.Millisecond)
 			}
+		}
+		if composed {
+			// Composing takes a while: the node serves meanwhile, and the
+			// archive is stopped until its MP4 is made.
+			a.UpdatedAt = m.now()
+			if err := m.cfg.Store.UpdateArchive(ctx, a); err != nil {
+				return err
+			}
+			m.changed(a)
+			m.wg.Add(1)
+			go func() {
+				defer m.wg.Done()
+				a := m.settle(m.sealCtx, a)
+				m.log.Info("archive recovered after a restart", "archive", a.ID, "status", a.Status, "duration", a.Duration)
+			}()
+			continue
 		}
 		a = m.settle(ctx, a)
 		m.log.Info("archive recovered after a restart", "archive", a.ID, "status", a.Status, "duration", a.Duration)
@@ -593,6 +614,17 @@ func (m *Manager) Recover(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// recordedEnd finishes the files of archive id's working folder and
+// tells where the last one ends, in ms after the archive's start.
+func (m *Manager) recordedEnd(ctx context.Context, id string) (int64, error) {
+	j, err := readJournal(m.root, id)
+	if err != nil {
+		return 0, err
+	}
+	_, res, err := finishFiles(ctx, m.root, j)
+	return res.endMs, err
 }
 
 // Close stops every recording (reason "session ended": the node takes
