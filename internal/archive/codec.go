@@ -18,27 +18,46 @@ type mediaCodec struct {
 	// webm is true when WebM may hold the codec; otherwise the file is
 	// Matroska (.mkv).
 	webm bool
-	// needsConfig is true when the track's CodecPrivate comes from the
-	// stream itself (H.264's parameter sets), so that the file can only
-	// start once a keyframe has brought it.
-	needsConfig bool
+	// config, when set, builds the track's CodecPrivate from a keyframe
+	// (H.264's parameter sets, AV1's sequence header), or reports that
+	// the keyframe lacks what it needs: the file can only start once a
+	// keyframe has brought it.
+	config func(keyframe []byte) (videoConfig, bool)
+	// block, when set, turns a rebuilt frame into the file's block and
+	// tells from the bitstream whether it is a keyframe (the payload
+	// header's word is not enough); false for a frame that is malformed.
+	// It may reuse frame's memory.
+	block func(frame []byte) (data []byte, keyframe, ok bool)
 	// depacketizer returns a fresh depacketizer: one per frame, so that
 	// no state of a broken frame leaks into the next.
 	depacketizer func() rtp.Depacketizer
 }
 
-// videoCodecs are the video codecs Parley records. AV1 is missing: WebM
-// wants its av1C configuration, which takes parsing the sequence header;
-// until then an AV1 stream is recorded without its video, and the
-// manifest says so.
+// needsConfig reports whether the track's CodecPrivate comes from the
+// stream itself.
+func (c mediaCodec) needsConfig() bool { return c.config != nil }
+
+// videoConfig is what a keyframe tells of a video track.
+type videoConfig struct {
+	codecPrivate []byte
+	// width and height are the picture's size by the bitstream, or 0
+	// when it is not read from it (the announced size is used).
+	width, height int
+}
+
+// videoCodecs are the video codecs Parley records.
 var videoCodecs = map[sfu.Codec]mediaCodec{
 	sfu.CodecVP8: {name: "VP8", codecID: "V_VP8", webm: true,
 		depacketizer: func() rtp.Depacketizer { return &codecs.VP8Packet{} }},
 	sfu.CodecVP9: {name: "VP9", codecID: "V_VP9", webm: true,
 		depacketizer: func() rtp.Depacketizer { return &codecs.VP9Packet{} }},
-	sfu.CodecH264: {name: "H264", codecID: "V_MPEG4/ISO/AVC", needsConfig: true,
+	sfu.CodecH264: {name: "H264", codecID: "V_MPEG4/ISO/AVC", config: avcConfig,
 		depacketizer: func() rtp.Depacketizer { return &codecs.H264Packet{IsAVC: true} }},
-	sfu.CodecAV1: {name: "AV1"},
+	// The AV1 depacketizer gives temporal units in the low-overhead
+	// format, as Matroska wants them; av1Block drops what it leaves out
+	// and finds the keyframes.
+	sfu.CodecAV1: {name: "AV1", codecID: "V_AV1", webm: true, config: av1Config, block: av1Block,
+		depacketizer: func() rtp.Depacketizer { return &codecs.AV1Depacketizer{} }},
 }
 
 // opusHead is the CodecPrivate of an Opus track (RFC 7845 section 5.1):
@@ -72,7 +91,7 @@ func avcNALUs(frame []byte) [][]byte {
 // avcConfig builds the AVCDecoderConfigurationRecord (ISO 14496-15
 // 5.2.4.1) of H.264's CodecPrivate from the first SPS and PPS of a frame,
 // or reports that the frame has none.
-func avcConfig(frame []byte) ([]byte, bool) {
+func avcConfig(frame []byte) (videoConfig, bool) {
 	var sps, pps []byte
 	for _, n := range avcNALUs(frame) {
 		switch n[0] & 0x1F {
@@ -87,12 +106,12 @@ func avcConfig(frame []byte) ([]byte, bool) {
 		}
 	}
 	if sps == nil || pps == nil {
-		return nil, false
+		return videoConfig{}, false
 	}
 	b := []byte{1, sps[1], sps[2], sps[3], 0xFF, 0xE1} // version, profile, compatibility, level, 4-byte lengths, 1 SPS
 	b = binary.BigEndian.AppendUint16(b, uint16(len(sps)))
 	b = append(b, sps...)
 	b = append(b, 1)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(pps)))
-	return append(b, pps...), true
+	return videoConfig{codecPrivate: append(b, pps...)}, true
 }

@@ -41,8 +41,8 @@ type output interface {
 	close() error
 }
 
-// individual records each stream into its own file: WebM (VP8 or VP9
-// video, Opus audio), or Matroska when the video is H.264.
+// individual records each stream into its own file: WebM (VP8, VP9 or
+// AV1 video, Opus audio), or Matroska when the video is H.264.
 type individual struct {
 	root      *os.Root
 	dropped   *atomic.Uint64 // the Manager's count of packets dropped
@@ -92,7 +92,9 @@ func (o *individual) include(src source) error {
 		if c, ok := src.media.Codec(webrtc.RTPCodecTypeVideo); ok {
 			vc := videoCodecs[sfu.CodecFromMime(c.MimeType)]
 			if vc.codecID == "" {
-				e.Note = fmt.Sprintf("%s video is not recorded yet; the file has the audio only", c.MimeType)
+				// The SFU forwards no codec the recorder lacks; a
+				// future one would land here.
+				e.Note = fmt.Sprintf("%s video is not recorded; the file has the audio only", c.MimeType)
 			} else {
 				cfg.video, cfg.videoClock = vc, c.ClockRate
 				e.HasVideo, e.VideoCodec = true, vc.name
@@ -152,6 +154,13 @@ func (o *individual) exclude(streamID string) {
 	}
 	if res.opened && res.info.blocks > 0 {
 		e.Size, e.StopTimeOffset = res.info.size, e.StartTimeOffset+res.info.durationMs
+		if e.HasVideo && !res.video {
+			// The video never brought a keyframe with what its track
+			// needs (H.264's parameter sets, AV1's sequence header):
+			// the file was kept for its audio.
+			e.Note = fmt.Sprintf("no %s keyframe with the video's configuration arrived; the file has the audio only", e.VideoCodec)
+			e.HasVideo, e.VideoCodec = false, ""
+		}
 	} else {
 		// Nothing whole arrived: no file, and the final manifest leaves
 		// the entry out.

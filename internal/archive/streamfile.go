@@ -21,7 +21,8 @@ import (
 const queueSize = 1024
 
 // maxPendingAudio bounds the audio held while a file waits for the video
-// keyframe that opens it (H.264 needs its parameter sets first): 10 s.
+// keyframe that opens it (H.264 needs its parameter sets first, AV1 its
+// sequence header): 10 s.
 const maxPendingAudio = 500
 
 // keyframeAskInterval spaces a recorder's own keyframe requests while it
@@ -88,8 +89,12 @@ type streamFile struct {
 // streamFileResult is what a stream's recording produced.
 type streamFileResult struct {
 	opened bool
-	info   mediaInfo
-	err    error
+	// video is set when the file has a video track: false when it was
+	// opened without one, the video having never brought what its track
+	// needs.
+	video bool
+	info  mediaInfo
+	err   error
 	// dropped counts packets the queue had no room for; skipped counts
 	// video frames left out because they depended on a lost one.
 	dropped, skipped uint64
@@ -250,6 +255,17 @@ func (sf *streamFile) askKeyframe() {
 
 func (sf *streamFile) videoFrames() {
 	for _, f := range sf.frames {
+		if sf.cfg.video.block != nil {
+			data, key, ok := sf.cfg.video.block(f.data)
+			if !ok {
+				// What follows may depend on it.
+				sf.waitKey = true
+				sf.result.skipped++
+				sf.askKeyframe()
+				continue
+			}
+			f.data, f.keyframe = data, key
+		}
 		if f.afterLoss && !f.keyframe {
 			sf.waitKey = true
 		}
@@ -258,14 +274,17 @@ func (sf *streamFile) videoFrames() {
 			sf.askKeyframe()
 			continue
 		}
-		if sf.w == nil && sf.cfg.video.needsConfig && sf.codecPrivate == nil {
-			cfg, ok := avcConfig(f.data)
+		if sf.w == nil && sf.cfg.video.needsConfig() && sf.codecPrivate == nil {
+			cfg, ok := sf.cfg.video.config(f.data)
 			if !ok {
 				sf.result.skipped++
 				sf.askKeyframe()
 				continue
 			}
-			sf.codecPrivate = cfg
+			sf.codecPrivate = cfg.codecPrivate
+			if cfg.width > 0 && cfg.height > 0 {
+				sf.cfg.width, sf.cfg.height = cfg.width, cfg.height
+			}
 		}
 		sf.waitKey = false
 		ms, ok := sf.vclock.place(f.ts, f.ssrc, f.at)
@@ -282,7 +301,7 @@ func (sf *streamFile) audioFrame(p *packet) (kept bool) {
 	if !sf.cfg.audio || len(p.payload) == 0 {
 		return false
 	}
-	if sf.w == nil && sf.cfg.video.needsConfig && sf.codecPrivate == nil {
+	if sf.w == nil && sf.cfg.video.needsConfig() && sf.codecPrivate == nil {
 		if len(sf.pending) == maxPendingAudio {
 			releasePacket(sf.pending[0])
 			sf.pending = append(sf.pending[:0], sf.pending[1:]...)
@@ -325,7 +344,7 @@ func (sf *streamFile) write(track uint64, ms int64, keyframe bool, data []byte) 
 func (sf *streamFile) open() error {
 	var tracks []trackSpec
 	docType := "webm"
-	video := sf.cfg.video.codecID != "" && (!sf.cfg.video.needsConfig || sf.codecPrivate != nil)
+	video := sf.cfg.video.codecID != "" && (!sf.cfg.video.needsConfig() || sf.codecPrivate != nil)
 	if video {
 		tracks = append(tracks, trackSpec{number: videoTrackNumber, kind: trackTypeVideo, codecID: sf.cfg.video.codecID,
 			codecPrivate: sf.codecPrivate, width: sf.cfg.width, height: sf.cfg.height})
@@ -350,7 +369,7 @@ func (sf *streamFile) open() error {
 		return fmt.Errorf("write %s: %w", sf.cfg.name, err)
 	}
 	sf.file, sf.w = f, w
-	sf.result.opened = true
+	sf.result.opened, sf.result.video = true, video
 	pending := sf.pending
 	sf.pending = nil
 	for _, p := range pending {
@@ -363,8 +382,9 @@ func (sf *streamFile) open() error {
 // finish writes what can still be, then finishes and closes the file.
 func (sf *streamFile) finish() {
 	if sf.w == nil && len(sf.pending) > 0 && sf.result.err == nil {
-		// The video never brought what its track needs (an H.264
-		// keyframe): keep the audio rather than nothing.
+		// The video never brought what its track needs (an H.264 or
+		// AV1 keyframe with its configuration): keep the audio rather
+		// than nothing.
 		sf.cfg.video = mediaCodec{}
 		if err := sf.open(); err != nil {
 			sf.result.err = err

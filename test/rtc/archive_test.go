@@ -51,6 +51,9 @@ type archiveManifest struct {
 		StartTimeOffset int64  `json:"startTimeOffset"`
 		StopTimeOffset  int64  `json:"stopTimeOffset"`
 		Size            int64  `json:"size"`
+		HasVideo        bool   `json:"hasVideo"`
+		VideoCodec      string `json:"videoCodec"`
+		Note            string `json:"note"`
 	} `json:"files"`
 }
 
@@ -383,22 +386,23 @@ func TestArchiveSurvivesKill(t *testing.T) {
 
 // TestArchiveCodecs records the other video codecs the SFU forwards:
 // VP9 into WebM, H.264 into Matroska (with its parameter sets as the
-// track's configuration), each with its Opus audio.
+// track's configuration), AV1 into WebM (with its av1C configuration
+// from the sequence header), each with its Opus audio.
 func TestArchiveCodecs(t *testing.T) {
 	ffmpeg := live.Require(t, "ffmpeg")
 	ffprobe, _, audio := clips(t)
 	e := newEnv(t)
 	for _, tc := range []struct {
 		name, file, ext, codec string
-		encoder                string
-		options                []string
+		encoders               []string // any will do, best first
 	}{
-		{"VP9", "clip.ivf", ".webm", "vp9", "libvpx-vp9", []string{"-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8"}},
-		{"H264", "clip.h264", ".mkv", "h264", "libx264", []string{"-profile:v", "baseline", "-bf", "0", "-preset", "veryfast", "-bsf:v", "h264_mp4toannexb", "-f", "h264"}},
+		{"VP9", "clip.ivf", ".webm", "vp9", []string{"libvpx-vp9"}},
+		{"H264", "clip.h264", ".mkv", "h264", []string{"libx264"}},
+		{"AV1", "clip.ivf", ".webm", "av1", av1Encoders},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			enc := pickEncoder(t, ffmpeg, tc.encoder)
-			video := encode(t, ffmpeg, t.TempDir(), tc.file, append(append(slices.Clone(ffmpegVideo), "-c:v", enc), tc.options...)...)
+			enc := pickEncoder(t, ffmpeg, tc.encoders...)
+			video := encode(t, ffmpeg, t.TempDir(), tc.file, append(append(slices.Clone(ffmpegVideo), "-c:v", enc), encoderOptions[enc]...)...)
 			sid := e.session(t, opentok.Routed)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -425,8 +429,11 @@ func TestArchiveCodecs(t *testing.T) {
 			if len(m.Files) != 1 || m.Files[0].Filename != p.StreamID+tc.ext {
 				t.Fatalf("manifest %+v", m)
 			}
+			if f := m.Files[0]; !f.HasVideo || f.VideoCodec != tc.name || f.Note != "" {
+				t.Errorf("manifest file %+v, want %s video", f, tc.name)
+			}
 			pr := probeFile(t, ffprobe, filepath.Join(dir, m.Files[0].Filename))
-			t.Logf("%s: %.2f s of %s, %d video frames decoded; recorded for %.2f s", m.Files[0].Filename, pr.duration,
+			t.Logf("%s (%s): %.2f s of %s, %d video frames decoded; recorded for %.2f s", m.Files[0].Filename, enc, pr.duration,
 				strings.Join(pr.codecs, "+"), pr.videoFrames, span)
 			want := []string{tc.codec, "opus"}
 			slices.Sort(want)

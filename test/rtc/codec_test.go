@@ -29,6 +29,21 @@ var ffmpegVideo = []string{
 	"-pix_fmt", "yuv420p", "-g", "30", "-keyint_min", "30",
 }
 
+// encoderOptions are the options of each video encoder the tests use:
+// fast settings, and for H.264 what WebRTC decoders expect (constrained
+// baseline, no B-frames, Annex-B).
+var encoderOptions = map[string][]string{
+	"libvpx":     {"-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8"},
+	"libvpx-vp9": {"-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8"},
+	"libx264":    {"-profile:v", "baseline", "-bf", "0", "-preset", "veryfast", "-bsf:v", "h264_mp4toannexb", "-f", "h264"},
+	"libaom-av1": {"-b:v", "300k", "-usage", "realtime", "-cpu-used", "8"},
+	"libsvtav1":  {"-b:v", "300k", "-preset", "12"},
+}
+
+// av1Encoders are the AV1 encoders the tests can use, best first: libaom's
+// realtime mode encodes as WebRTC senders do.
+var av1Encoders = []string{"libaom-av1", "libsvtav1"}
+
 var (
 	encodersOnce sync.Once
 	encoders     map[string]bool
@@ -88,15 +103,6 @@ func TestCodecs(t *testing.T) {
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration="+clipSeconds,
 		"-c:a", pickEncoder(t, ffmpeg, "libopus"), "-b:a", "32k", "-page_duration", "20000")
 
-	// Encoder options, by encoder: fast settings, and for H.264 what
-	// WebRTC decoders expect (constrained baseline, no B-frames, Annex-B).
-	options := map[string][]string{
-		"libvpx":     {"-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8"},
-		"libvpx-vp9": {"-b:v", "300k", "-deadline", "realtime", "-cpu-used", "8"},
-		"libx264":    {"-profile:v", "baseline", "-bf", "0", "-preset", "veryfast", "-bsf:v", "h264_mp4toannexb", "-f", "h264"},
-		"libaom-av1": {"-b:v", "300k", "-usage", "realtime", "-cpu-used", "8"},
-		"libsvtav1":  {"-b:v", "300k", "-preset", "12"},
-	}
 	for _, tc := range []struct {
 		name, mime, file string
 		encoders         []string // any will do, best first
@@ -107,13 +113,13 @@ func TestCodecs(t *testing.T) {
 		{"VP8", "video/VP8", "clip.ivf", []string{"libvpx"}, false},
 		{"VP9", "video/VP9", "clip.ivf", []string{"libvpx-vp9"}, false},
 		{"H264", "video/H264", "clip.h264", []string{"libx264"}, false},
-		{"AV1", "video/AV1", "clip.ivf", []string{"libaom-av1", "libsvtav1"}, false},
+		{"AV1", "video/AV1", "clip.ivf", av1Encoders, false},
 		{"VP9OfferedAfterVP8", "video/VP9", "clip.ivf", []string{"libvpx-vp9"}, true},
 		{"H264OfferedAfterVP8", "video/H264", "clip.h264", []string{"libx264"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			enc := pickEncoder(t, ffmpeg, tc.encoders...)
-			args := append(append(slices.Clone(ffmpegVideo), "-c:v", enc), options[enc]...)
+			args := append(append(slices.Clone(ffmpegVideo), "-c:v", enc), encoderOptions[enc]...)
 			video := encode(t, ffmpeg, t.TempDir(), tc.file, args...)
 
 			sid := e.session(t, opentok.Routed)

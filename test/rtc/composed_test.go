@@ -220,6 +220,58 @@ func TestArchiveComposedAudioOnly(t *testing.T) {
 	audioLevel(t, ffmpeg, file)
 }
 
+// TestArchiveComposedAV1: a composed archive is made from the streams'
+// files, so an AV1 stream, recorded into WebM, is in its picture (ffmpeg
+// decodes the file with libdav1d; only reading AV1 over RTP, as a
+// broadcast's live compositor does, takes a newer ffmpeg than Debian
+// 12's 5.1).
+func TestArchiveComposedAV1(t *testing.T) {
+	ffmpeg := live.Require(t, "ffmpeg")
+	ffprobe, _, audio := clips(t)
+	enc := pickEncoder(t, ffmpeg, av1Encoders...)
+	red := encode(t, ffmpeg, t.TempDir(), "red.ivf", append([]string{"-f", "lavfi", "-i", "color=c=red:size=320x240:rate=30",
+		"-t", clipSeconds, "-pix_fmt", "yuv420p", "-g", "30", "-keyint_min", "30", "-c:v", enc}, encoderOptions[enc]...)...)
+	e := newEnv(t)
+	sid := e.session(t, opentok.Routed)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a := e.connect(t, sid, opentok.RolePublisher, "name=red")
+	if _, err := a.Publish(ctx, rtcclient.PublishOptions{Audio: true, Video: true, Width: 320, Height: 240,
+		VideoFile: red, AudioFile: audio, Name: "red"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	t0 := time.Now()
+	ar, err := e.ot.StartArchive(ctx, sid, opentok.ArchiveOptions{Name: "av1", Resolution: "640x480"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second)
+	if _, err := e.ot.StopArchive(ctx, ar.ID); err != nil {
+		t.Fatal(err)
+	}
+	recorded := time.Since(t0)
+	done := waitArchiveFor(t, e.ot, ar.ID, 60*time.Second)
+	if done.Status != "available" || done.URL == nil {
+		t.Fatalf("archive %+v", done)
+	}
+	file := filepath.Join(t.TempDir(), "archive.mp4")
+	download(t, *done.URL, file, "video/mp4", done.Size)
+	p := probeFile(t, ffprobe, file)
+	t.Logf("archive.mp4 from %s: %.2f s of %s, %d video frames; recorded for %.2f s", enc, p.duration, strings.Join(p.codecs, "+"),
+		p.videoFrames, recorded.Seconds())
+	if strings.Join(p.codecs, "+") != "aac+h264" || math.Abs(p.duration-recorded.Seconds()) > 1 || p.errors != "" {
+		t.Errorf("%+v, want %.2f s of H.264 and AAC without errors", p, recorded.Seconds())
+	}
+	// The stream's file starts at its first keyframe, a second at most
+	// after the start: from then on its picture fills the canvas.
+	for _, at := range []float64{1.5, recorded.Seconds() - 0.8} {
+		if got := frameAt(t, ffmpeg, file, at, 640, 480)(320, 240).name(); got != "red" {
+			t.Errorf("at %.1f s the middle of the picture is %s, want the AV1 stream's red", at, got)
+		}
+	}
+}
+
 // errors400 reports whether err is the server's 400.
 func errors400(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "400")
