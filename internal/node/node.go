@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/parleyhq/parley/apps/meet"
 	"github.com/parleyhq/parley/internal/api"
 	"github.com/parleyhq/parley/internal/archive"
 	"github.com/parleyhq/parley/internal/broadcast"
@@ -156,6 +157,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	rest.Archives = n.archives
 	rest.Broadcasts = n.broadcasts
 	rest.PublicURL = cfg.PublicURL
+	meetApp := meet.New(meet.Options{Store: st, APIKey: n.Project.APIKey, APISecret: n.Project.Secret, APIURL: n.selfURL, Log: log})
 	n.web = web.New(web.Options{
 		Log:      log,
 		Registry: reg,
@@ -163,7 +165,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			_, err := st.Project(ctx, n.Project.APIKey)
 			return err
 		},
-		Mount: []func(*http.ServeMux){rest.Routes, n.sig.Routes, sdk.Routes, browsersdk.LoggingRoutes},
+		Mount: []func(*http.ServeMux){rest.Routes, n.sig.Routes, sdk.Routes, browsersdk.LoggingRoutes, meetApp.Routes},
 	})
 
 	n.ln, err = net.Listen("tcp", cfg.Addr)
@@ -246,6 +248,20 @@ func (n *Node) URL() string {
 	return "http://" + n.ln.Addr().String()
 }
 
+// selfURL is where the node's own apps reach its REST API: the listen
+// address, on loopback when it listens on every interface.
+func (n *Node) selfURL() string {
+	addr, ok := n.ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return "http://" + n.ln.Addr().String()
+	}
+	ip := addr.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return "http://" + net.JoinHostPort(ip.String(), fmt.Sprint(addr.Port))
+}
+
 // Handler is the node's HTTP handler.
 func (n *Node) Handler() http.Handler { return n.web.Handler() }
 
@@ -255,6 +271,7 @@ func (n *Node) PrintBanner(w io.Writer, version string) {
 	fmt.Fprintf(w, "Parley %s is serving on %s\n", version, u)
 	fmt.Fprintf(w, "  REST API (OpenTok apiUrl)  %s\n", u)
 	fmt.Fprintf(w, "  browser SDK                %s/v2/js/opentok.js\n", u)
+	fmt.Fprintf(w, "  Meet (meetings)            %s/\n", u)
 	fmt.Fprintf(w, "  signaling (WebSocket)      %s%s\n", "ws"+strings.TrimPrefix(u, "http"), signaling.Path)
 	fmt.Fprintf(w, "  media (ICE)                udp %d", n.sfu.UDPAddr().Port)
 	if a := n.sfu.TCPAddr(); a != nil {

@@ -307,6 +307,9 @@ type Store interface {
 	Room(ctx context.Context, name string) (Room, error)
 	// TouchRoom sets the last use of room name; ErrNotFound if none.
 	TouchRoom(ctx context.Context, name string, at time.Time) error
+	// DeleteRooms removes the rooms last used before idleBefore, and
+	// their chat, and says how many.
+	DeleteRooms(ctx context.Context, idleBefore time.Time) (int, error)
 	// SetRoomLocked locks or unlocks room name; ErrNotFound if none.
 	SetRoomLocked(ctx context.Context, name string, locked bool) error
 	// AddChatMessage stores m, keeps the keep newest messages of its room
@@ -315,6 +318,7 @@ type Store interface {
 	// ChatMessages returns the latest limit messages of room name sent in
 	// session sessionID, oldest first.
 	ChatMessages(ctx context.Context, name, sessionID string, limit int) ([]ChatMessage, error)
+
 
 	// Close releases the store.
 	Close() error

@@ -91,4 +91,25 @@ func TestRooms(t *testing.T) {
 	if r, _ := s.Room(ctx, first.Name); !r.LastUsed.Equal(much.Add(time.Second)) {
 		t.Fatalf("touch: %+v", r)
 	}
+
+	// Idle rooms are forgotten with their chat; rooms in use stay.
+	if _, err := s.AddChatMessage(ctx, store.ChatMessage{Room: first.Name, SessionID: "new", From: "x", Text: "y", At: much}, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimRoom(ctx, store.Room{Name: "old-room", APIKey: "42", SessionID: "o", ModeratorKey: "k", CreatedAt: now, LastUsed: now}, now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteRooms(ctx, much); err != nil || n != 1 {
+		t.Fatalf("DeleteRooms = %d, %v; want 1", n, err)
+	}
+	if _, err := s.Room(ctx, "old-room"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("idle room kept: %v", err)
+	}
+	if n, err := s.DeleteRooms(ctx, much.Add(2*time.Second)); err != nil || n != 1 {
+		t.Fatalf("DeleteRooms = %d, %v; want 1", n, err)
+	}
+	var left int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM room_messages`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d messages left, %v", left, err)
+	}
 }

@@ -757,6 +757,17 @@ func (s *Store) TouchRoom(ctx context.Context, name string, at time.Time) error 
 	return s.updateRoom(ctx, name, `UPDATE rooms SET last_used = ? WHERE name = ?`, at.UnixMilli(), name)
 }
 
+// DeleteRooms implements store.Store. Their messages go with them (ON
+// DELETE CASCADE).
+func (s *Store) DeleteRooms(ctx context.Context, idleBefore time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM rooms WHERE last_used < ?`, idleBefore.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
 // SetRoomLocked implements store.Store.
 func (s *Store) SetRoomLocked(ctx context.Context, name string, locked bool) error {
 	return s.updateRoom(ctx, name, `UPDATE rooms SET locked = ? WHERE name = ?`, locked, name)
