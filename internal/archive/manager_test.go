@@ -542,8 +542,14 @@ func TestArchiveModeAlways(t *testing.T) {
 	}
 	e.publish(s, c.ID, "again")
 	e.waitAuto(sid, 2)
-	if n := strings.Count(strings.Join(k.archiveEvents(), ","), "archiveStarted"); n != 2 {
-		t.Errorf("notices %q", k.archiveEvents())
+	// The archive is stored before the session is told.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n := strings.Count(strings.Join(k.archiveEvents(), ","), "archiveStarted"); n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notices %q, want two archiveStarted", k.archiveEvents())
+		}
 	}
 	if list, _, _ := e.m.List(e.ctx, apiKey, manual, 0, 10); len(list) != 0 {
 		t.Errorf("a manual session recorded itself: %+v", list)
