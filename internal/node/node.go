@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/parleyhq/parley/apps/live"
 	"github.com/parleyhq/parley/apps/meet"
 	"github.com/parleyhq/parley/internal/api"
 	"github.com/parleyhq/parley/internal/archive"
@@ -158,6 +159,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	rest.Broadcasts = n.broadcasts
 	rest.PublicURL = cfg.PublicURL
 	meetApp := meet.New(meet.Options{Store: st, APIKey: n.Project.APIKey, APISecret: n.Project.Secret, APIURL: n.selfURL, Log: log})
+	liveApp := live.New(live.Options{Store: st, APIKey: n.Project.APIKey, APISecret: n.Project.Secret, APIURL: n.selfURL, Log: log})
 	n.web = web.New(web.Options{
 		Log:      log,
 		Registry: reg,
@@ -165,7 +167,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 			_, err := st.Project(ctx, n.Project.APIKey)
 			return err
 		},
-		Mount: []func(*http.ServeMux){rest.Routes, n.sig.Routes, sdk.Routes, browsersdk.LoggingRoutes, meetApp.Routes},
+		Mount: []func(*http.ServeMux){rest.Routes, n.sig.Routes, sdk.Routes, browsersdk.LoggingRoutes, meetApp.Routes, liveApp.Routes},
 	})
 
 	n.ln, err = net.Listen("tcp", cfg.Addr)
@@ -272,6 +274,7 @@ func (n *Node) PrintBanner(w io.Writer, version string) {
 	fmt.Fprintf(w, "  REST API (OpenTok apiUrl)  %s\n", u)
 	fmt.Fprintf(w, "  browser SDK                %s/v2/js/opentok.js\n", u)
 	fmt.Fprintf(w, "  Meet (meetings)            %s/\n", u)
+	fmt.Fprintf(w, "  Live (shows, library)      %s/live\n", u)
 	fmt.Fprintf(w, "  signaling (WebSocket)      %s%s\n", "ws"+strings.TrimPrefix(u, "http"), signaling.Path)
 	fmt.Fprintf(w, "  media (ICE)                udp %d", n.sfu.UDPAddr().Port)
 	if a := n.sfu.TCPAddr(); a != nil {

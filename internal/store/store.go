@@ -319,6 +319,34 @@ type Store interface {
 	// session sessionID, oldest first.
 	ChatMessages(ctx context.Context, name, sessionID string, limit int) ([]ChatMessage, error)
 
+	// CreateLiveUser adds u and returns it with its id; ErrExists if
+	// its name is taken (without regard to case).
+	CreateLiveUser(ctx context.Context, u LiveUser) (LiveUser, error)
+	// LiveUserByName returns the user of that name (without regard to
+	// case), or ErrNotFound.
+	LiveUserByName(ctx context.Context, name string) (LiveUser, error)
+	// CreateLiveLogin adds l and forgets the logins expired before
+	// l.CreatedAt; ErrNotFound if its user does not exist.
+	CreateLiveLogin(ctx context.Context, l LiveLogin) error
+	// LiveLoginUser returns the user of the login with that token hash
+	// if it has not expired at now, or ErrNotFound.
+	LiveLoginUser(ctx context.Context, tokenHash string, now time.Time) (LiveUser, error)
+	// DeleteLiveLogin forgets a login; forgetting an unknown one is no
+	// error.
+	DeleteLiveLogin(ctx context.Context, tokenHash string) error
+	// CreateShow adds s; ErrExists if its id is taken, ErrNotFound if
+	// its user does not exist.
+	CreateShow(ctx context.Context, s Show) error
+	// Show returns the show with that id, with its presenter's name, or
+	// ErrNotFound.
+	Show(ctx context.Context, id string) (Show, error)
+	// UpdateShow replaces what changes over a show's life — archive id,
+	// recording status, status, start and end times, duration — of show
+	// s.ID; ErrNotFound if there is none.
+	UpdateShow(ctx context.Context, s Show) error
+	// Shows returns the shows f selects, newest first, and how many
+	// match without Offset and Count.
+	Shows(ctx context.Context, f ShowFilter) ([]Show, int, error)
 
 	// Close releases the store.
 	Close() error

@@ -189,6 +189,39 @@ CREATE TABLE room_messages (
 );
 CREATE INDEX room_messages_room ON room_messages(room, id);
 `,
+	// Live: accounts, their signed-in browsers, and shows (the on-air
+	// list and the video library).
+	7: `
+CREATE TABLE live_users (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	name          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+	password_hash TEXT NOT NULL,
+	created_at    INTEGER NOT NULL
+);
+CREATE TABLE live_logins (
+	token_hash TEXT PRIMARY KEY,
+	user_id    INTEGER NOT NULL REFERENCES live_users(id) ON DELETE CASCADE,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL
+);
+CREATE INDEX live_logins_expiry ON live_logins(expires_at);
+CREATE TABLE live_shows (
+	id         TEXT PRIMARY KEY,
+	user_id    INTEGER NOT NULL REFERENCES live_users(id),
+	title      TEXT NOT NULL,
+	session_id TEXT NOT NULL,
+	archive_id TEXT NOT NULL DEFAULT '',
+	recording  TEXT NOT NULL DEFAULT '',
+	location   TEXT NOT NULL DEFAULT '',
+	status     TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	started_at INTEGER NOT NULL DEFAULT 0,
+	ended_at   INTEGER NOT NULL DEFAULT 0,
+	duration   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX live_shows_status ON live_shows(status, started_at);
+CREATE INDEX live_shows_user ON live_shows(user_id, started_at);
+`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -83,7 +83,7 @@ func TestArchiveStorageMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Back to schema 3, as the previous release left it.
-	for _, q := range []string{`DROP TABLE room_messages`, `DROP TABLE rooms`, `DROP TABLE archive_storage`, `DROP TABLE broadcasts`, `DELETE FROM schema_migrations WHERE version >= 4`} {
+	for _, q := range []string{`DROP TABLE live_shows`, `DROP TABLE live_logins`, `DROP TABLE live_users`, `DROP TABLE room_messages`, `DROP TABLE rooms`, `DROP TABLE archive_storage`, `DROP TABLE broadcasts`, `DELETE FROM schema_migrations WHERE version >= 4`} {
 		if _, err := s.w.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
