@@ -1,7 +1,7 @@
 // Package loadtest drives many pkg/rtcclient clients against a Parley
 // server and measures what they see: packets and bits per second in and
-// out, loss, one-way delay and join time. `parley loadtest` is its
-// command line.
+// out, loss, jitter, one-way delay and join time, and with the server's
+// process id its CPU and memory. `parley loadtest` is its command line.
 package loadtest
 
 import (
@@ -9,10 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 
 	"github.com/parleyhq/parley/pkg/opentok"
 	"github.com/parleyhq/parley/pkg/rtcclient"
@@ -24,34 +25,67 @@ type Plan struct {
 	URL string          // server base URL
 	API *opentok.Client // creates the sessions and mints the tokens
 
-	Sessions        int // routed sessions
-	VideoPublishers int // per session, video only
-	AudioPublishers int // per session, audio only
-	Subscribers     int // per session, each subscribing to every publisher of it
+	Sessions        int  // routed sessions
+	VideoPublishers int  // per session, video only (unless WithAudio)
+	AudioPublishers int  // per session, audio only
+	Subscribers     int  // per session, each subscribing to every publisher of it
+	WithAudio       bool // video publishers send audio too (a camera and a microphone)
 
 	Duration    time.Duration // steady phase, after joining
 	JoinRate    float64       // clients started per second
 	JoinTimeout time.Duration // for one client to connect and publish or subscribe (default 10 s)
-	Bitrate     int           // video bits per second
-	FPS         int           // video frames per second
 
-	// Progress, when set, gets one line of live totals per second.
+	// Video. Codec is vp8 (default), vp9 or h264: the publishers play a
+	// clip that ffmpeg encodes at the start of the run (testsrc2, Width ×
+	// Height, FPS, Bitrate, a keyframe every GOP), looped, and jump to
+	// its next keyframe when the SFU asks for one. Audio is an Opus clip.
+	Codec   string
+	Width   int
+	Height  int
+	Bitrate int // bits per second
+	FPS     int
+	GOP     time.Duration
+	// VideoFile and AudioFile play these files instead of making clips
+	// (IVF or H.264 Annex-B; Ogg Opus with one packet per page).
+	VideoFile, AudioFile string
+	// Synthetic sends VP8-shaped and Opus-shaped packets that carry their
+	// send time instead of clips (they are not decodable). It is the
+	// fallback when ffmpeg is missing.
+	Synthetic bool
+	FFmpeg    string // path of ffmpeg (default: found on PATH)
+	// ClipDir keeps the clips across runs: a clip made once with the
+	// same settings is played again from there (default: a temporary
+	// folder, removed at the end).
+	ClipDir string
+	// Simulcast asks for simulcast publishers: refused, see
+	// ErrSimulcastUnsupported.
+	Simulcast bool
+
+	// ServerPID is the process id of a server on this machine: its CPU
+	// time and memory are sampled from /proc during the run.
+	ServerPID int
+
+	// Progress, when set, gets a progress bar while clients join and a
+	// line of live totals while media flows, and notes (such as the
+	// fallback to synthetic media). Terminal says it is a terminal: lines
+	// are then redrawn in place rather than appended.
 	Progress io.Writer
+	Terminal bool
 }
+
+// ErrSimulcastUnsupported is the answer to Plan.Simulcast: the SFU
+// forwards one encoding per video track and pkg/rtcclient publishes one,
+// so there are no layers to switch between yet. Rather than run a plain
+// test under a simulcast label, the run does not start.
+var ErrSimulcastUnsupported = errors.New("loadtest: simulcast is not supported yet: Parley's SFU forwards one encoding per video track and pkg/rtcclient publishes one; run without --simulcast")
 
 func (p *Plan) defaults() {
 	if p.Sessions <= 0 {
 		p.Sessions = 1
 	}
-	if p.VideoPublishers < 0 {
-		p.VideoPublishers = 0
-	}
-	if p.AudioPublishers < 0 {
-		p.AudioPublishers = 0
-	}
-	if p.Subscribers < 0 {
-		p.Subscribers = 0
-	}
+	p.VideoPublishers = max(p.VideoPublishers, 0)
+	p.AudioPublishers = max(p.AudioPublishers, 0)
+	p.Subscribers = max(p.Subscribers, 0)
 	if p.Duration <= 0 {
 		p.Duration = 10 * time.Second
 	}
@@ -61,20 +95,47 @@ func (p *Plan) defaults() {
 	if p.JoinTimeout <= 0 {
 		p.JoinTimeout = 10 * time.Second
 	}
+	if p.Codec == "" {
+		p.Codec = "vp8"
+	}
+	if p.Width <= 0 || p.Height <= 0 {
+		p.Width, p.Height = 640, 480
+	}
 	if p.Bitrate <= 0 {
 		p.Bitrate = 500_000
 	}
 	if p.FPS <= 0 {
 		p.FPS = 30
 	}
+	if p.GOP <= 0 {
+		p.GOP = 2 * time.Second
+	}
+}
+
+func (p *Plan) check() error {
+	if p.Simulcast {
+		return ErrSimulcastUnsupported
+	}
+	if _, ok := codecs[p.Codec]; !ok {
+		return fmt.Errorf("loadtest: unknown codec %q (vp8, vp9 or h264)", p.Codec)
+	}
+	if p.Synthetic && p.Codec != "vp8" {
+		return fmt.Errorf("loadtest: synthetic packets are VP8-shaped only; --codec %s needs a clip", p.Codec)
+	}
+	if p.Synthetic && (p.VideoFile != "" || p.AudioFile != "") {
+		return errors.New("loadtest: synthetic packets and files exclude each other")
+	}
+	if p.Width%2 != 0 || p.Height%2 != 0 {
+		return fmt.Errorf("loadtest: %dx%d: width and height must be even", p.Width, p.Height)
+	}
+	return nil
 }
 
 // maxErrorSamples bounds the errors a report quotes.
 const maxErrorSamples = 5
 
-// maxDelaySamplesPerTrack bounds the delay samples kept from each track
-// when merging, so memory does not grow with tracks × run length.
-const maxDelaySamplesPerTrack = 4096
+// maxTimeline bounds the timeline: a sample a second for a day.
+const maxTimeline = 24 * 3600
 
 // member is one client of the run.
 type member struct {
@@ -84,15 +145,34 @@ type member struct {
 	started time.Time // connect start
 }
 
+// phases of a run, for the timeline and the progress line.
+const (
+	phaseJoining int32 = iota
+	phaseSteady
+)
+
 // run is the state of one Run.
 type run struct {
-	plan Plan
+	plan  Plan
+	media *media
+	start time.Time
+	out   *progress
+	phase atomic.Int32
+	// Delays measured by subscribers, by kind (0 video, 1 audio).
+	delays [2]histogram
 
 	mu      sync.Mutex
 	members []*member
-	joined  int
+	joined  int // clients that joined fully
+	settled int // clients that joined or gave up
 	errs    []string
 	nerrs   int
+	// Written by the monitor only, read after it stopped.
+	timeline  []Sample
+	serverErr error
+	serverMax uint64 // peak RSS seen
+	steadyMax uint64 // peak RSS seen in the steady phase
+	clientMax uint64
 }
 
 func (r *run) fail(err error) {
@@ -104,16 +184,49 @@ func (r *run) fail(err error) {
 	}
 }
 
-// Run executes the plan: it creates the sessions, joins the publishers
-// and then the subscribers at the join rate, lets media flow for the
-// duration and reports. Every client is disconnected before it returns.
-// Cancelling ctx cuts the run short; the report then covers what ran.
-// The error is for a run that could not start (no session); the
-// failures of single clients are counted in the report instead.
+func (r *run) clients() int {
+	return r.plan.Sessions * (r.plan.VideoPublishers + r.plan.AudioPublishers + r.plan.Subscribers)
+}
+
+// Run executes the plan: it makes the clips, creates the sessions, joins
+// the publishers and then the subscribers at the join rate, lets media
+// flow for the duration and reports. Every client is disconnected before
+// it returns. Cancelling ctx cuts the run short; the report then covers
+// what ran. The error is for a run that could not start (a bad plan, no
+// clip, no session, no such server process); the failures of single
+// clients are counted in the report instead.
 func Run(ctx context.Context, plan Plan) (Report, error) {
 	plan.defaults()
-	r := &run{plan: plan}
-	rep := Report{Sessions: plan.Sessions, Clients: plan.Sessions * (plan.VideoPublishers + plan.AudioPublishers + plan.Subscribers)}
+	if err := plan.check(); err != nil {
+		return Report{}, err
+	}
+	if plan.API == nil || plan.URL == "" {
+		return Report{}, errors.New("loadtest: the plan needs a server URL and an API client")
+	}
+	r := &run{plan: plan, start: time.Now(), out: &progress{w: plan.Progress, tty: plan.Terminal}}
+	rep := Report{Sessions: plan.Sessions, Clients: r.clients(),
+		VideoPublishers: plan.VideoPublishers, AudioPublishers: plan.AudioPublishers, Subscribers: plan.Subscribers,
+		Codec: plan.Codec, Simulcast: false}
+
+	m, err := prepareMedia(ctx, &r.plan, r.out.note)
+	if err != nil {
+		return rep, err
+	}
+	defer m.cleanup()
+	r.media = m
+	rep.Media, rep.Synthetic = m.describe, m.synthetic
+	if m.synthetic {
+		rep.Codec = "vp8"
+	}
+
+	// The server's state before any client: the base of memory per track.
+	var serverStart procSample
+	if plan.ServerPID > 0 {
+		if serverStart, err = readProc(plan.ServerPID); err != nil {
+			return rep, fmt.Errorf("loadtest: server process %d: %w", plan.ServerPID, err)
+		}
+		r.serverMax = serverStart.rss
+	}
 
 	sessions := make([]string, plan.Sessions)
 	for i := range sessions {
@@ -125,24 +238,21 @@ func Run(ctx context.Context, plan Plan) (Report, error) {
 	}
 	defer r.disconnectAll()
 
-	stopProgress := r.startProgress()
-	defer stopProgress()
+	stopMonitor := r.startMonitor()
+	defer stopMonitor()
 
 	// Publishers first: a subscriber needs the streams of its session to
 	// exist before it can subscribe to them.
 	var pubJobs []func(context.Context)
-	streams := make([][]string, plan.Sessions)
+	streams := make([][]*rtcclient.Publisher, plan.Sessions)
 	var streamsMu sync.Mutex
 	for si, sid := range sessions {
 		for k := 0; k < plan.VideoPublishers+plan.AudioPublishers; k++ {
-			o := rtcclient.PublishOptions{Name: fmt.Sprintf("lt-%d-%d", si, k), Video: true, FPS: plan.FPS, Bitrate: plan.Bitrate}
-			if k >= plan.VideoPublishers {
-				o = rtcclient.PublishOptions{Name: o.Name, Audio: true}
-			}
+			o := r.publishOptions(fmt.Sprintf("lt-%d-%d", si, k), k < plan.VideoPublishers)
 			pubJobs = append(pubJobs, func(ctx context.Context) {
-				if id, ok := r.joinPublisher(ctx, sid, o); ok {
+				if p := r.joinPublisher(ctx, sid, o); p != nil {
 					streamsMu.Lock()
-					streams[si] = append(streams[si], id)
+					streams[si] = append(streams[si], p)
 					streamsMu.Unlock()
 				}
 			})
@@ -152,30 +262,34 @@ func Run(ctx context.Context, plan Plan) (Report, error) {
 
 	var subJobs []func(context.Context)
 	for si, sid := range sessions {
-		for k := 0; k < plan.Subscribers; k++ {
+		for range plan.Subscribers {
 			subJobs = append(subJobs, func(ctx context.Context) { r.joinSubscriber(ctx, sid, streams[si]) })
 		}
 	}
 	r.paced(ctx, subJobs)
 
 	// Steady phase.
-	start, before := time.Now(), r.totals()
+	r.phase.Store(phaseSteady)
+	begin := r.take(true)
 	select {
 	case <-ctx.Done():
 	case <-time.After(plan.Duration):
 	}
-	after := r.totals()
-	rep.Seconds = time.Since(start).Seconds()
-	stopProgress()
-
-	rep.PacketsIn = after.packetsIn - before.packetsIn
-	rep.PacketsOut = after.packetsOut - before.packetsOut
-	rep.PacketsInPerSec = rate(rep.PacketsIn, rep.Seconds)
-	rep.PacketsOutPerSec = rate(rep.PacketsOut, rep.Seconds)
-	rep.BitsInPerSec = 8 * rate(after.bytesIn-before.bytesIn, rep.Seconds)
-	rep.BitsOutPerSec = 8 * rate(after.bytesOut-before.bytesOut, rep.Seconds)
-	r.finish(&rep)
+	end := r.take(true)
+	stopMonitor()
+	r.report(&rep, begin, end, serverStart)
 	return rep, nil
+}
+
+// publishOptions are those of a video (or an audio-only) publisher.
+func (r *run) publishOptions(name string, video bool) rtcclient.PublishOptions {
+	p, m := r.plan, r.media
+	if !video {
+		return rtcclient.PublishOptions{Name: name, Audio: true, AudioFile: m.audioFile, LogSends: !m.synthetic}
+	}
+	return rtcclient.PublishOptions{Name: name, Video: true, Audio: p.WithAudio,
+		Width: p.Width, Height: p.Height, FPS: p.FPS, Bitrate: p.Bitrate, GOP: p.GOP,
+		VideoFile: m.videoFile, AudioFile: m.audioFile, KeyframeOnRequest: true, LogSends: !m.synthetic}
 }
 
 // paced runs jobs at the join rate, each in its own goroutine with the
@@ -224,48 +338,73 @@ func (r *run) connect(ctx context.Context, sid string, role opentok.Role) (*memb
 	return m, nil
 }
 
-func (r *run) joinPublisher(ctx context.Context, sid string, o rtcclient.PublishOptions) (string, bool) {
+// settle counts a client as done joining, fully or not.
+func (r *run) settle(ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.settled++
+	if ok {
+		r.joined++
+	}
+}
+
+func (r *run) joinPublisher(ctx context.Context, sid string, o rtcclient.PublishOptions) *rtcclient.Publisher {
 	m, err := r.connect(ctx, sid, opentok.RolePublisher)
 	if err != nil {
 		r.fail(fmt.Errorf("publisher connect: %w", err))
-		return "", false
+		r.settle(false)
+		return nil
 	}
 	p, err := m.client.Publish(ctx, o)
 	if err != nil {
 		r.fail(fmt.Errorf("publish: %w", err))
-		return "", false
+		r.settle(false)
+		return nil
 	}
 	r.mu.Lock()
 	m.pub = p
-	r.joined++
 	r.mu.Unlock()
-	return p.StreamID, true
+	r.settle(true)
+	return p
 }
 
-func (r *run) joinSubscriber(ctx context.Context, sid string, streams []string) {
+// joinSubscriber connects one client and subscribes to every stream of
+// its session at once, as a page does when the streams' streamCreated
+// events arrive together.
+func (r *run) joinSubscriber(ctx context.Context, sid string, pubs []*rtcclient.Publisher) {
 	m, err := r.connect(ctx, sid, opentok.RoleSubscriber)
 	if err != nil {
 		r.fail(fmt.Errorf("subscriber connect: %w", err))
+		r.settle(false)
 		return
 	}
-	for _, id := range streams {
-		s, err := m.client.Subscribe(ctx, id, rtcclient.SubscribeOptions{})
-		if err != nil {
-			r.fail(fmt.Errorf("subscribe to %s: %w", id, err))
-			return
-		}
-		r.mu.Lock()
-		m.subs = append(m.subs, s)
-		r.mu.Unlock()
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for _, p := range pubs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := m.client.Subscribe(ctx, p.StreamID, rtcclient.SubscribeOptions{Sent: p.Sent, OnDelay: r.addDelay})
+			if err != nil {
+				failed.Store(true)
+				r.fail(fmt.Errorf("subscribe to %s: %w", p.StreamID, err))
+				return
+			}
+			r.mu.Lock()
+			m.subs = append(m.subs, s)
+			r.mu.Unlock()
+		}()
 	}
-	r.mu.Lock()
-	r.joined++
-	r.mu.Unlock()
+	wg.Wait()
+	r.settle(!failed.Load())
 }
 
-// totals are running counters summed over every client.
-type totals struct {
-	packetsIn, bytesIn, packetsOut, bytesOut uint64
+func (r *run) addDelay(video bool, d time.Duration) {
+	k := 1
+	if video {
+		k = 0
+	}
+	r.delays[k].add(d)
 }
 
 // snapshot copies the member list so that counters are read without
@@ -276,114 +415,73 @@ func (r *run) snapshot() []member {
 	out := make([]member, len(r.members))
 	for i, m := range r.members {
 		out[i] = *m
-		out[i].subs = append([]*rtcclient.Subscription(nil), m.subs...)
+		out[i].subs = slices.Clone(m.subs)
 	}
 	return out
 }
 
-func (r *run) totals() totals {
-	var t totals
+// counts are running counters summed over every client (by kind: 0
+// video, 1 audio, for what subscribers received).
+type counts struct {
+	packetsIn, bytesIn   [2]uint64
+	expected, received   [2]uint64 // over tracks that know their sequence span
+	packetsOut, bytesOut uint64
+}
+
+// snap is the state of the run at one moment.
+type snap struct {
+	at        time.Time
+	c         counts
+	delays    [2]histCounts
+	server    procSample // zero if it could not be read: serverErr
+	serverErr error
+	client    procSample
+	machine   machineSample
+	tracks    map[*rtcclient.TrackStats]trackCount // with take(true)
+	kinds     map[*rtcclient.TrackStats]int
+	jitter    [2][]time.Duration // with take(true): each track's RFC 3550 estimate
+}
+
+// take reads every counter; withTracks also keeps each track's own.
+func (r *run) take(withTracks bool) snap {
+	s := snap{at: time.Now()}
+	if withTracks {
+		s.tracks = map[*rtcclient.TrackStats]trackCount{}
+		s.kinds = map[*rtcclient.TrackStats]int{}
+	}
 	for _, m := range r.snapshot() {
-		for _, s := range m.subs {
-			t.packetsIn += s.Video.Packets() + s.Audio.Packets()
-			_, in := wireBytes(s.PeerConnection())
-			t.bytesIn += in
+		for _, sub := range m.subs {
+			for k, st := range []*rtcclient.TrackStats{&sub.Video, &sub.Audio} {
+				n := st.Packets()
+				if n == 0 {
+					continue
+				}
+				s.c.packetsIn[k] += n
+				s.c.bytesIn[k] += st.RTPBytes()
+				e := st.Expected()
+				s.c.expected[k] += e
+				s.c.received[k] += n
+				if withTracks {
+					s.tracks[st] = trackCount{expected: e, received: n}
+					s.kinds[st] = k
+					s.jitter[k] = append(s.jitter[k], st.Jitter())
+				}
+			}
 		}
 		if m.pub != nil {
-			t.packetsOut += m.pub.VideoPackets.Load() + m.pub.AudioPackets.Load()
-			out, _ := wireBytes(m.pub.PeerConnection())
-			t.bytesOut += out
+			s.c.packetsOut += m.pub.SentPackets.Load()
+			s.c.bytesOut += m.pub.SentBytes.Load()
 		}
 	}
-	return t
-}
-
-// wireBytes is what a peer connection's transport has sent and received:
-// SRTP packets with their headers, RTCP and ICE checks, the traffic the
-// network has to carry. (This Pion keeps no per-stream byte counts.)
-func wireBytes(pc *webrtc.PeerConnection) (sent, received uint64) {
-	for _, s := range pc.GetStats() {
-		if t, ok := s.(webrtc.TransportStats); ok {
-			sent += t.BytesSent
-			received += t.BytesReceived
-		}
+	for k := range s.delays {
+		s.delays[k] = r.delays[k].snapshot()
 	}
-	return sent, received
-}
-
-// startProgress prints a line of live totals every second until the
-// returned function is called (which may be called more than once).
-func (r *run) startProgress() (stop func()) {
-	if r.plan.Progress == nil {
-		return func() {}
+	if r.plan.ServerPID > 0 {
+		s.server, s.serverErr = readProc(r.plan.ServerPID)
 	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		start, last := time.Now(), r.totals()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-			now := r.totals()
-			r.mu.Lock()
-			joined, nerrs, n := r.joined, r.nerrs, r.plan.Sessions*(r.plan.VideoPublishers+r.plan.AudioPublishers+r.plan.Subscribers)
-			r.mu.Unlock()
-			fmt.Fprintf(r.plan.Progress, "%4.0fs  joined %d/%d  errors %d  in %d pkt/s %s  out %d pkt/s %s\n",
-				time.Since(start).Seconds(), joined, n, nerrs,
-				now.packetsIn-last.packetsIn, bits(8*float64(now.bytesIn-last.bytesIn)),
-				now.packetsOut-last.packetsOut, bits(8*float64(now.bytesOut-last.bytesOut)))
-			last = now
-		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			close(done)
-			<-finished
-		})
-	}
-}
-
-// finish fills in what comes from the whole run: loss, delay, join time
-// and the count of subscriptions that never received media.
-func (r *run) finish(rep *Report) {
-	var tracks []trackCount
-	var delays, joins []time.Duration
-	for _, m := range r.snapshot() {
-		for _, s := range m.subs {
-			first := s.Video.FirstKeyframe()
-			for _, st := range []*rtcclient.TrackStats{&s.Video, &s.Audio} {
-				if e := st.Expected(); e > 0 {
-					tracks = append(tracks, trackCount{expected: e, received: st.Packets()})
-				}
-				delays = append(delays, thin(st.Delays(), maxDelaySamplesPerTrack)...)
-			}
-			if s.Video.Packets() == 0 {
-				// An audio-only stream has no keyframe: its first packet
-				// is when the subscriber could start playing.
-				first = s.Audio.FirstPacket()
-			}
-			if first.IsZero() {
-				r.fail(errors.New("subscription to " + s.StreamID + " received no media"))
-				continue
-			}
-			joins = append(joins, first.Sub(m.started))
-		}
-	}
-	sortDurations(delays)
-	sortDurations(joins)
-	r.mu.Lock()
-	rep.Joined, rep.Errors, rep.ErrorSamples = r.joined, r.nerrs, append([]string(nil), r.errs...)
-	r.mu.Unlock()
-	rep.LossPercent = lossPercent(tracks)
-	rep.DelayP50Ms, rep.DelayP99Ms = ms(Percentile(delays, 50)), ms(Percentile(delays, 99))
-	rep.JoinP50Ms, rep.JoinP99Ms = ms(Percentile(joins, 50)), ms(Percentile(joins, 99))
+	s.client, _ = readProc(os.Getpid())
+	s.machine, _ = readMachine()
+	return s
 }
 
 // disconnectAll leaves the session with every client, all at once so

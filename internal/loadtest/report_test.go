@@ -57,26 +57,6 @@ func TestLossPercent(t *testing.T) {
 	}
 }
 
-func TestThin(t *testing.T) {
-	var d []time.Duration
-	for i := range 10000 {
-		d = append(d, time.Duration(i))
-	}
-	th := thin(d, 1000)
-	if len(th) != 1000 {
-		t.Fatalf("len %d", len(th))
-	}
-	if p := Percentile(th, 50); p < 4900 || p > 5100 {
-		t.Errorf("p50 after thinning %v", p)
-	}
-	if p := Percentile(th, 99); p < 9800 || p > 10000 {
-		t.Errorf("p99 after thinning %v", p)
-	}
-	if got := thin(d[:5], 1000); len(got) != 5 {
-		t.Errorf("short input changed: %d", len(got))
-	}
-}
-
 func TestRateAndPrint(t *testing.T) {
 	if rate(10, 0) != 0 || rate(10, 2) != 5 {
 		t.Error("rate")

@@ -58,6 +58,7 @@ type Client struct {
 	conns   map[string]signaling.ConnectionJSON
 	pubs    map[string]*Publisher
 	subs    map[string]*Subscription
+	sinks   map[uint32]sendSink // by SSRC, for the publishers' tracks
 	events  chan Event
 	closed  chan struct{}
 	err     error
@@ -86,14 +87,14 @@ func Connect(ctx context.Context, baseURL, sessionID, token string, o Options) (
 	c := &Client{
 		pending: map[int64]chan Event{}, streams: map[string]signaling.StreamJSON{},
 		conns: map[string]signaling.ConnectionJSON{}, pubs: map[string]*Publisher{}, subs: map[string]*Subscription{},
-		closed: make(chan struct{}),
+		sinks: map[uint32]sendSink{}, closed: make(chan struct{}),
 	}
 	if o.Events <= 0 {
 		o.Events = 4096
 	}
 	c.events = make(chan Event, o.Events)
 	c.relayOnly = o.RelayOnly
-	api, err := newAPI(o)
+	api, err := newAPI(o, c)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +222,7 @@ func (c *Client) peerConfig() webrtc.Configuration {
 	return cfg
 }
 
-func newAPI(o Options) (*webrtc.API, error) {
+func newAPI(o Options, c *Client) (*webrtc.API, error) {
 	m, err := sfu.NewMediaEngine()
 	if err != nil {
 		return nil, err
@@ -230,6 +231,7 @@ func newAPI(o Options) (*webrtc.API, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
 		return nil, err
 	}
+	reg.Add(sendCounterFactory{c}) // last: outermost, see sendCounter
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)

@@ -55,6 +55,18 @@ type PublishOptions struct {
 	// senders offer by default: only the file's codec is sent all the
 	// same, so a server must go by the packets' payload type.
 	DefaultCodecOrder bool
+
+	// KeyframeOnRequest makes a video file answer keyframe requests as an
+	// encoder would: the player skips ahead to the file's next keyframe
+	// and sends it at once. The picture jumps; the stream stays
+	// decodable, and a new subscriber waits a round trip instead of up
+	// to a whole keyframe interval.
+	KeyframeOnRequest bool
+
+	// LogSends keeps a SendLog of the stream's packets (Publisher.Sent),
+	// so that subscribers in this process measure the one-way delay of
+	// file media, whose payloads carry no send time.
+	LogSends bool
 }
 
 // Publisher is one published stream.
@@ -68,8 +80,16 @@ type Publisher struct {
 	once     sync.Once
 	wg       sync.WaitGroup
 
+	// VideoPackets and AudioPackets count what the sources wrote: RTP
+	// packets when synthetic, frames and pages when played from files.
 	VideoPackets, AudioPackets atomic.Uint64
 	KeyframeRequests           atomic.Uint64
+	// SentPackets and SentBytes count the RTP packets of every track as
+	// they leave, header and payload, retransmissions aside.
+	SentPackets, SentBytes atomic.Uint64
+	// Sent is the stream's send log, with PublishOptions.LogSends.
+	Sent  *SendLog
+	ssrcs []uint32
 	// VideoStart is when a video file began to play: its frame at time
 	// t of the file is sent at VideoStart + t (on the first pass; the
 	// file loops).
@@ -107,6 +127,9 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 		return nil, err
 	}
 	p := &Publisher{pc: pc, client: c, stop: make(chan struct{})}
+	if o.LogSends {
+		p.Sent = NewSendLog()
+	}
 
 	var videoTrack, audioTrack webrtc.TrackLocal
 	var video videoFile
@@ -149,14 +172,21 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 		}
 		sender, err := pc.AddTrack(t)
 		if err != nil {
-			pc.Close()
+			p.close()
 			return nil, err
+		}
+		if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+			ssrc := uint32(enc[0].SSRC)
+			c.mu.Lock()
+			c.sinks[ssrc] = sendSink{packets: &p.SentPackets, bytes: &p.SentBytes, log: p.Sent}
+			c.mu.Unlock()
+			p.ssrcs = append(p.ssrcs, ssrc)
 		}
 		p.wg.Add(1)
 		go p.readRTCP(sender)
 		if t == videoTrack && video != nil && !o.DefaultCodecOrder {
 			if err := preferCodec(pc, sender, video.mimeType()); err != nil {
-				pc.Close()
+				p.close()
 				return nil, err
 			}
 		}
@@ -164,12 +194,12 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
-		pc.Close()
+		p.close()
 		return nil, err
 	}
 	gathered := webrtc.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(offer); err != nil {
-		pc.Close()
+		p.close()
 		return nil, err
 	}
 	<-gathered
@@ -210,7 +240,7 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 	if s, ok := videoTrack.(*webrtc.TrackLocalStaticSample); ok {
 		p.wg.Add(1)
 		p.VideoStart = time.Now()
-		go p.playVideo(s, video, p.VideoStart)
+		go p.playVideo(s, video, p.VideoStart, o.KeyframeOnRequest)
 		video = nil
 	}
 	if s, ok := audioTrack.(*webrtc.TrackLocalStaticSample); ok {
@@ -265,6 +295,11 @@ func (p *Publisher) close() {
 	p.once.Do(func() {
 		close(p.stop)
 		p.pc.Close()
+		p.client.mu.Lock()
+		for _, ssrc := range p.ssrcs {
+			delete(p.client.sinks, ssrc)
+		}
+		p.client.mu.Unlock()
 	})
 	p.wg.Wait()
 }
@@ -383,7 +418,7 @@ func (p *Publisher) synthAudio(t *webrtc.TrackLocalStaticRTP) {
 // each write, so the stream does not drift slower than the file; after a
 // long stall (a loaded machine) it starts afresh instead of bursting to
 // catch up.
-func (p *Publisher) playVideo(t *webrtc.TrackLocalStaticSample, v videoFile, start time.Time) {
+func (p *Publisher) playVideo(t *webrtc.TrackLocalStaticSample, v videoFile, start time.Time, keyOnRequest bool) {
 	defer p.wg.Done()
 	defer v.Close()
 	timer := time.NewTimer(0)
@@ -395,7 +430,14 @@ func (p *Publisher) playVideo(t *webrtc.TrackLocalStaticSample, v videoFile, sta
 			return
 		case <-timer.C:
 		}
-		frame, d, err := v.next()
+		frame, d, key, err := v.next()
+		if keyOnRequest && p.forceKey.Swap(false) {
+			// Bounded: a file whose only keyframe is its first frame
+			// gets there after one pass.
+			for i := 0; err == nil && !key && i < maxKeyframeSkip; i++ {
+				frame, d, key, err = v.next()
+			}
+		}
 		if err != nil {
 			return
 		}

@@ -15,9 +15,21 @@ import (
 	"github.com/parleyhq/parley/internal/signaling"
 )
 
-// SubscribeOptions choose what to receive (both by default).
+// SubscribeOptions choose what to receive (both by default) and how
+// delay is measured.
 type SubscribeOptions struct {
 	NoAudio, NoVideo bool
+
+	// Sent is the publisher's send log (Publisher.Sent), when the
+	// publisher runs in this process: packets that carry no send time of
+	// their own (file media) are then looked up there to measure their
+	// one-way delay.
+	Sent *SendLog
+	// OnDelay, when set, receives each one-way delay measured instead of
+	// the track keeping it (Delays then returns none), so that a long run
+	// with many tracks can fold them into its own bounded summary. It is
+	// called on the track's reading goroutine: it must be quick.
+	OnDelay func(video bool, d time.Duration)
 }
 
 // Subscription receives one stream and counts what arrives.
@@ -36,14 +48,21 @@ type Subscription struct {
 // TrackStats count one received track. Read them with the methods; they
 // are updated as packets arrive.
 type TrackStats struct {
-	packets, bytes, frames, keyframes atomic.Uint64
-	firstPacket, firstKeyframe        atomic.Int64 // unix nanos
-	mu                                sync.Mutex
-	haveSeq                           bool
-	highest                           uint16
-	expected                          uint64 // sequence numbers spanned
-	delays                            []time.Duration
-	codec                             string
+	packets, bytes, rtpBytes, frames, keyframes atomic.Uint64
+	firstPacket, firstKeyframe                  atomic.Int64 // unix nanos
+	mu                                          sync.Mutex
+	haveSeq                                     bool
+	highest                                     uint16
+	expected                                    uint64 // sequence numbers spanned
+	delays                                      []time.Duration
+	codec                                       string
+
+	// RFC 3550 interarrival jitter, in RTP timestamp units.
+	clockRate   uint32
+	haveArrival bool
+	lastArrival int64  // unix nanos
+	lastTS      uint32 // RTP timestamp of that packet
+	jitter      float64
 }
 
 // Packets received.
@@ -51,6 +70,22 @@ func (t *TrackStats) Packets() uint64 { return t.packets.Load() }
 
 // Bytes of RTP payload received.
 func (t *TrackStats) Bytes() uint64 { return t.bytes.Load() }
+
+// RTPBytes is the size of the RTP packets received, headers included
+// (after SRTP: without its tag, nor UDP and IP headers).
+func (t *TrackStats) RTPBytes() uint64 { return t.rtpBytes.Load() }
+
+// Jitter is the interarrival jitter of RFC 3550 (section 6.4.1): the
+// smoothed variation of the packets' transit times, as a receiver report
+// would carry it, in time rather than timestamp units.
+func (t *TrackStats) Jitter() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.clockRate == 0 {
+		return 0
+	}
+	return time.Duration(t.jitter / float64(t.clockRate) * float64(time.Second))
+}
 
 // Frames received (packets with the marker bit, for video).
 func (t *TrackStats) Frames() uint64 { return t.frames.Load() }
@@ -98,9 +133,12 @@ func (t *TrackStats) Delays() []time.Duration {
 // maxDelaySamples bounds the memory a long run spends on delay samples.
 const maxDelaySamples = 1 << 16
 
-func (t *TrackStats) record(pkt *rtp.Packet, c sfu.Codec, video bool, now time.Time) {
+// record counts one packet of size bytes (header included) that arrived
+// at now. sent and onDelay are the subscription's options.
+func (t *TrackStats) record(pkt *rtp.Packet, size int, c sfu.Codec, video bool, now time.Time, sent *SendLog, onDelay func(bool, time.Duration)) {
 	t.packets.Add(1)
 	t.bytes.Add(uint64(len(pkt.Payload)))
+	t.rtpBytes.Add(uint64(size))
 	t.firstPacket.CompareAndSwap(0, now.UnixNano())
 	if video {
 		if pkt.Marker {
@@ -111,23 +149,54 @@ func (t *TrackStats) record(pkt *rtp.Packet, c sfu.Codec, video bool, now time.T
 			t.firstKeyframe.CompareAndSwap(0, now.UnixNano())
 		}
 	}
+	// The send time: carried by a synthetic payload, or else found in
+	// the publisher's send log.
+	var at time.Time
+	off := 2 // VP8: descriptor byte, payload header byte
+	if !video {
+		off = 1 // Opus TOC byte
+	}
+	pl := pkt.Payload
+	if len(pl) >= off+synthHeader && [4]byte(pl[off:off+4]) == magic {
+		at = time.Unix(0, int64(binary.BigEndian.Uint64(pl[off+4:])))
+	} else if sent != nil {
+		at, _ = sent.SentAt(pl)
+	}
+
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if !t.haveSeq {
 		t.haveSeq, t.highest, t.expected = true, pkt.SequenceNumber, 1
 	} else if d := pkt.SequenceNumber - t.highest; d != 0 && d < 0x8000 {
 		t.expected += uint64(d)
 		t.highest = pkt.SequenceNumber
 	}
-	off := 2 // VP8: descriptor byte, payload header byte
-	if !video {
-		off = 1 // Opus TOC byte
+	t.updateJitter(pkt.Timestamp, now.UnixNano())
+	if !at.IsZero() && onDelay == nil && len(t.delays) < maxDelaySamples {
+		t.delays = append(t.delays, now.Sub(at))
 	}
-	pl := pkt.Payload
-	if len(pl) >= off+synthHeader && [4]byte(pl[off:off+4]) == magic && len(t.delays) < maxDelaySamples {
-		sent := int64(binary.BigEndian.Uint64(pl[off+4:]))
-		t.delays = append(t.delays, now.Sub(time.Unix(0, sent)))
+	t.mu.Unlock()
+	if !at.IsZero() && onDelay != nil {
+		onDelay(video, now.Sub(at))
 	}
+}
+
+// updateJitter folds one arrival into the RFC 3550 estimate (appendix
+// A.8): D is the change of transit time between two packets, the
+// difference of their arrival times minus that of their RTP timestamps,
+// and J moves a sixteenth of the way to |D|. Called with t.mu held.
+func (t *TrackStats) updateJitter(ts uint32, arrival int64) {
+	if t.clockRate == 0 {
+		return
+	}
+	if t.haveArrival {
+		arrived := float64(arrival-t.lastArrival) * float64(t.clockRate) / float64(time.Second)
+		d := arrived - float64(int32(ts-t.lastTS)) // timestamps wrap
+		if d < 0 {
+			d = -d
+		}
+		t.jitter += (d - t.jitter) / 16
+	}
+	t.haveArrival, t.lastArrival, t.lastTS = true, arrival, ts
 }
 
 // Subscribe subscribes to a stream and starts counting its packets.
@@ -150,6 +219,7 @@ func (c *Client) Subscribe(ctx context.Context, streamID string, o SubscribeOpti
 		}
 		st.mu.Lock()
 		st.codec = track.Codec().MimeType
+		st.clockRate = track.Codec().ClockRate
 		st.mu.Unlock()
 		vc := sfu.CodecFromMime(track.Codec().MimeType)
 		s.wg.Add(1)
@@ -165,7 +235,7 @@ func (c *Client) Subscribe(ctx context.Context, streamID string, o SubscribeOpti
 				if pkt.Unmarshal(buf[:n]) != nil {
 					continue
 				}
-				st.record(&pkt, vc, video, time.Now())
+				st.record(&pkt, n, vc, video, time.Now(), o.Sent, o.OnDelay)
 			}
 		}()
 	})

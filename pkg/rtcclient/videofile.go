@@ -17,9 +17,9 @@ import (
 // videoFile yields the frames of an encoded video file in a loop: at the
 // end of the file it starts over, so a short clip makes an endless stream.
 type videoFile interface {
-	// next returns the next frame and how long it shows: the gap between
-	// its RTP timestamp and the next frame's.
-	next() ([]byte, time.Duration, error)
+	// next returns the next frame, how long it shows (the gap between its
+	// RTP timestamp and the next frame's) and whether it is a keyframe.
+	next() ([]byte, time.Duration, bool, error)
 	// mimeType is the codec of the frames.
 	mimeType() string
 	Close() error
@@ -85,23 +85,60 @@ func (v *ivfFile) mimeType() string { return v.mime }
 
 func (v *ivfFile) Close() error { return v.f.Close() }
 
-func (v *ivfFile) next() ([]byte, time.Duration, error) {
+func (v *ivfFile) next() ([]byte, time.Duration, bool, error) {
 	for range 2 {
 		frame, _, err := v.r.ParseNextFrame()
 		if err == nil {
-			return frame, v.frame, nil
+			return frame, v.frame, isKeyframe(v.mime, frame), nil
 		}
 		if !errors.Is(err, io.EOF) {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		if _, err := v.f.Seek(0, io.SeekStart); err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		if v.r, _, err = ivfreader.NewWith(v.f); err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 	}
-	return nil, 0, errors.New("rtcclient: IVF file without frames")
+	return nil, 0, false, errors.New("rtcclient: IVF file without frames")
+}
+
+// maxKeyframeSkip bounds how many frames a keyframe request skips: more
+// than a file of a minute at 60 fps holds between keyframes.
+const maxKeyframeSkip = 4096
+
+// isKeyframe tells from a whole frame (not an RTP payload) whether a
+// decoder can start on it.
+func isKeyframe(mime string, f []byte) bool {
+	if len(f) == 0 {
+		return false
+	}
+	switch mime {
+	case webrtc.MimeTypeVP8:
+		// Frame tag (RFC 6386 section 9.1): bit 0 is 0 for a key frame.
+		return f[0]&0x01 == 0
+	case webrtc.MimeTypeVP9:
+		// Uncompressed header: frame_marker (2 bits), profile (2 bits,
+		// then a reserved bit in profile 3), show_existing_frame,
+		// frame_type (0 for a key frame).
+		b := f[0]
+		if b>>6 != 2 {
+			return false
+		}
+		profile := (b>>5)&1 | (b>>4)&1<<1
+		shift := 3
+		if profile == 3 {
+			shift = 2
+		}
+		showExisting := b>>shift&1 == 1
+		return !showExisting && b>>(shift-1)&1 == 0
+	case webrtc.MimeTypeAV1:
+		// A temporal unit that opens with a sequence header: encoders
+		// repeat it at each key frame.
+		return (f[0]>>3)&0x0f == 1 || len(f) > 2 && (f[0]>>3)&0x0f == 2 && (f[2]>>3)&0x0f == 1
+	}
+	return false
 }
 
 // h264File plays an H.264 Annex-B stream, one access unit (a picture with
@@ -134,9 +171,9 @@ func (h *h264File) mimeType() string { return webrtc.MimeTypeH264 }
 
 func (h *h264File) Close() error { return h.f.Close() }
 
-func (h *h264File) next() ([]byte, time.Duration, error) {
+func (h *h264File) next() ([]byte, time.Duration, bool, error) {
 	var au []byte
-	picture := false
+	picture, idr := false, false
 	rewound := false
 	for {
 		nal := h.pending
@@ -146,31 +183,34 @@ func (h *h264File) next() ([]byte, time.Duration, error) {
 			nal, err = h.r.NextNAL()
 			if errors.Is(err, io.EOF) {
 				if picture {
-					return au, h.frame, nil
+					return au, h.frame, idr, nil
 				}
 				// Units after the last picture (end of stream) are
 				// dropped; a file with no picture at all is an error.
 				if rewound {
-					return nil, 0, errors.New("rtcclient: H.264 stream without pictures")
+					return nil, 0, false, errors.New("rtcclient: H.264 stream without pictures")
 				}
 				if err := h.rewind(); err != nil {
-					return nil, 0, err
+					return nil, 0, false, err
 				}
 				au, rewound = au[:0], true
 				continue
 			}
 			if err != nil {
-				return nil, 0, err
+				return nil, 0, false, err
 			}
 		}
 		if picture && startsAccessUnit(nal) {
 			h.pending = nal
-			return au, h.frame, nil
+			return au, h.frame, idr, nil
 		}
 		au = append(au, 0, 0, 0, 1)
 		au = append(au, nal.Data...)
 		if isSlice(nal.UnitType) {
 			picture = true
+		}
+		if nal.UnitType == h264reader.NalUnitTypeCodedSliceIdr {
+			idr = true
 		}
 	}
 }
