@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/parleyhq/parley/apps/pageapi"
 	"github.com/parleyhq/parley/internal/store"
 )
 
@@ -103,15 +104,15 @@ func (a *App) hash(r *http.Request, f func()) bool {
 
 func (a *App) signUp(w http.ResponseWriter, r *http.Request) {
 	var c credentials
-	if !readJSON(w, r, &c) {
+	if !pageapi.ReadJSON(w, r, &c) {
 		return
 	}
 	if !validName(c.Name) {
-		writeError(w, http.StatusBadRequest, "a name is 1 to 32 letters, digits, spaces, dots, dashes or underscores")
+		pageapi.WriteError(w, http.StatusBadRequest, "a name is 1 to 32 letters, digits, spaces, dots, dashes or underscores")
 		return
 	}
 	if len(c.Password) < MinPasswordLen || len(c.Password) > MaxPasswordLen {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("a password is %d to %d characters", MinPasswordLen, MaxPasswordLen))
+		pageapi.WriteError(w, http.StatusBadRequest, fmt.Sprintf("a password is %d to %d characters", MinPasswordLen, MaxPasswordLen))
 		return
 	}
 	var h string
@@ -120,7 +121,7 @@ func (a *App) signUp(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := a.o.Store.CreateLiveUser(r.Context(), store.LiveUser{Name: c.Name, PasswordHash: h, CreatedAt: a.o.Now()})
 	if errors.Is(err, store.ErrExists) {
-		writeError(w, http.StatusConflict, "that name is taken; choose another")
+		pageapi.WriteError(w, http.StatusConflict, "that name is taken; choose another")
 		return
 	}
 	if err != nil {
@@ -130,20 +131,20 @@ func (a *App) signUp(w http.ResponseWriter, r *http.Request) {
 	if !a.startLogin(w, r, u) {
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"name": u.Name})
+	pageapi.WriteJSON(w, http.StatusCreated, map[string]string{"name": u.Name})
 }
 
 func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 	var c credentials
-	if !readJSON(w, r, &c) {
+	if !pageapi.ReadJSON(w, r, &c) {
 		return
 	}
 	if len(c.Password) > MaxPasswordLen || len(c.Name) > 4*MaxNameLen {
-		writeError(w, http.StatusUnauthorized, "wrong name or password")
+		pageapi.WriteError(w, http.StatusUnauthorized, "wrong name or password")
 		return
 	}
 	if a.signIns.blocked(c.Name, a.o.Now()) {
-		writeError(w, http.StatusTooManyRequests, "too many wrong passwords for this name; try again in a few minutes")
+		pageapi.WriteError(w, http.StatusTooManyRequests, "too many wrong passwords for this name; try again in a few minutes")
 		return
 	}
 	u, err := a.o.Store.LiveUserByName(r.Context(), strings.TrimSpace(c.Name))
@@ -163,14 +164,14 @@ func (a *App) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		a.signIns.fail(c.Name, a.o.Now())
-		writeError(w, http.StatusUnauthorized, "wrong name or password")
+		pageapi.WriteError(w, http.StatusUnauthorized, "wrong name or password")
 		return
 	}
 	a.signIns.reset(c.Name)
 	if !a.startLogin(w, r, u) {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"name": u.Name})
+	pageapi.WriteJSON(w, http.StatusOK, map[string]string{"name": u.Name})
 }
 
 func tokenHash(tok string) string {
@@ -232,7 +233,7 @@ func (a *App) signedIn(h func(http.ResponseWriter, *http.Request, store.LiveUser
 	return func(w http.ResponseWriter, r *http.Request) {
 		u, ok := a.user(r)
 		if !ok {
-			writeError(w, http.StatusUnauthorized, "sign in first")
+			pageapi.WriteError(w, http.StatusUnauthorized, "sign in first")
 			return
 		}
 		h(w, r, u)
@@ -240,5 +241,5 @@ func (a *App) signedIn(h func(http.ResponseWriter, *http.Request, store.LiveUser
 }
 
 func (a *App) me(w http.ResponseWriter, _ *http.Request, u store.LiveUser) {
-	writeJSON(w, http.StatusOK, map[string]string{"name": u.Name})
+	pageapi.WriteJSON(w, http.StatusOK, map[string]string{"name": u.Name})
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parleyhq/parley/apps/pageapi"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/pkg/opentok"
 )
@@ -141,7 +142,7 @@ func (a *App) joinLobby(w http.ResponseWriter, r *http.Request, u store.LiveUser
 		a.internal(w, "token", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"apiKey": a.o.APIKey, "sessionId": sid, "token": tok, "name": u.Name})
+	pageapi.WriteJSON(w, http.StatusOK, map[string]string{"apiKey": a.o.APIKey, "sessionId": sid, "token": tok, "name": u.Name})
 }
 
 func validConnectionID(id string) bool {
@@ -163,11 +164,11 @@ func (a *App) registerLobby(w http.ResponseWriter, r *http.Request, u store.Live
 	var body struct {
 		ConnectionID string `json:"connectionId"`
 	}
-	if !readJSON(w, r, &body) {
+	if !pageapi.ReadJSON(w, r, &body) {
 		return
 	}
 	if !validConnectionID(body.ConnectionID) {
-		writeError(w, http.StatusBadRequest, "connectionId is the page's lobby connection id")
+		pageapi.WriteError(w, http.StatusBadRequest, "connectionId is the page's lobby connection id")
 		return
 	}
 	sid, err := a.lobbySession(r.Context())
@@ -181,7 +182,7 @@ func (a *App) registerLobby(w http.ResponseWriter, r *http.Request, u store.Live
 	a.lobby.mu.Unlock()
 	err = a.client().Signal(r.Context(), sid, body.ConnectionID, "lobby-check", code)
 	if errors.Is(err, opentok.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "that connection is not in the lobby")
+		pageapi.WriteError(w, http.StatusNotFound, "that connection is not in the lobby")
 		return
 	}
 	if err != nil {
@@ -195,7 +196,7 @@ func (a *App) confirmLobby(w http.ResponseWriter, r *http.Request, u store.LiveU
 	var body struct {
 		Code string `json:"code"`
 	}
-	if !readJSON(w, r, &body) {
+	if !pageapi.ReadJSON(w, r, &body) {
 		return
 	}
 	l := a.lobby
@@ -208,10 +209,10 @@ func (a *App) confirmLobby(w http.ResponseWriter, r *http.Request, u store.LiveU
 	}
 	l.mu.Unlock()
 	if !good {
-		writeError(w, http.StatusBadRequest, "wrong or stale code; register the connection again")
+		pageapi.WriteError(w, http.StatusBadRequest, "wrong or stale code; register the connection again")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"online": true})
+	pageapi.WriteJSON(w, http.StatusOK, map[string]bool{"online": true})
 }
 
 // prune forgets the lobby connections that are gone (closed tabs), and
@@ -272,7 +273,7 @@ func (a *App) online(w http.ResponseWriter, r *http.Request, u store.LiveUser) {
 	}
 	l.mu.Unlock()
 	slices.SortFunc(names, func(x, y string) int { return strings.Compare(strings.ToLower(x), strings.ToLower(y)) })
-	writeJSON(w, http.StatusOK, map[string]any{"users": names, "online": me})
+	pageapi.WriteJSON(w, http.StatusOK, map[string]any{"users": names, "online": me})
 }
 
 // tell signals a call event to a user's lobby connection, if it has one.
@@ -305,7 +306,7 @@ func (a *App) startCall(w http.ResponseWriter, r *http.Request, u store.LiveUser
 	var body struct {
 		To string `json:"to"`
 	}
-	if !readJSON(w, r, &body) {
+	if !pageapi.ReadJSON(w, r, &body) {
 		return
 	}
 	ctx := r.Context()
@@ -315,7 +316,7 @@ func (a *App) startCall(w http.ResponseWriter, r *http.Request, u store.LiveUser
 	}
 	callee, err := a.o.Store.LiveUserByName(ctx, strings.TrimSpace(body.To))
 	if errors.Is(err, store.ErrNotFound) || (err == nil && callee.ID == u.ID) {
-		writeError(w, http.StatusNotFound, "no other user of that name")
+		pageapi.WriteError(w, http.StatusNotFound, "no other user of that name")
 		return
 	}
 	if err != nil {
@@ -326,7 +327,7 @@ func (a *App) startCall(w http.ResponseWriter, r *http.Request, u store.LiveUser
 	_, reachable := a.lobby.conns[callee.ID]
 	a.lobby.mu.Unlock()
 	if !reachable {
-		writeError(w, http.StatusConflict, callee.Name+" is not online")
+		pageapi.WriteError(w, http.StatusConflict, callee.Name+" is not online")
 		return
 	}
 	c, err := a.newCall(ctx, [2]int64{u.ID, callee.ID}, [2]string{u.Name, callee.Name}, callRinging, false)
@@ -339,7 +340,7 @@ func (a *App) startCall(w http.ResponseWriter, r *http.Request, u store.LiveUser
 	snap := *c
 	a.lobby.mu.Unlock()
 	a.tell(ctx, callee.ID, snap, "ringing")
-	writeJSON(w, http.StatusCreated, snap.json(u.ID))
+	pageapi.WriteJSON(w, http.StatusCreated, snap.json(u.ID))
 }
 
 // callAction is one of accept, reject, cancel, hangup, join.
@@ -350,7 +351,7 @@ func (a *App) callAction(w http.ResponseWriter, r *http.Request, u store.LiveUse
 	c, ok := l.calls[id]
 	if !ok || c.side(u.ID) < 0 {
 		l.mu.Unlock()
-		writeError(w, http.StatusNotFound, "no such call")
+		pageapi.WriteError(w, http.StatusNotFound, "no such call")
 		return
 	}
 	side := c.side(u.ID)
@@ -378,7 +379,7 @@ func (a *App) callAction(w http.ResponseWriter, r *http.Request, u store.LiveUse
 			Reason string `json:"reason"`
 		}
 		l.mu.Unlock()
-		if !readJSON(w, r, &body) {
+		if !pageapi.ReadJSON(w, r, &body) {
 			return
 		}
 		l.mu.Lock()
@@ -406,7 +407,7 @@ func (a *App) callAction(w http.ResponseWriter, r *http.Request, u store.LiveUse
 		}
 	default:
 		l.mu.Unlock()
-		writeError(w, http.StatusNotFound, "no such action")
+		pageapi.WriteError(w, http.StatusNotFound, "no such action")
 		return
 	}
 	snap := *c
@@ -415,14 +416,14 @@ func (a *App) callAction(w http.ResponseWriter, r *http.Request, u store.LiveUse
 		a.tell(r.Context(), other, snap, event)
 	}
 	if bad != "" {
-		writeError(w, http.StatusConflict, bad)
+		pageapi.WriteError(w, http.StatusConflict, bad)
 		return
 	}
 	if action == "accept" || action == "join" {
 		a.joinCall(w, u, snap)
 		return
 	}
-	writeJSON(w, http.StatusOK, snap.json(u.ID))
+	pageapi.WriteJSON(w, http.StatusOK, snap.json(u.ID))
 }
 
 // joinCall answers with what the page needs to join the call's session.
@@ -432,7 +433,7 @@ func (a *App) joinCall(w http.ResponseWriter, u store.LiveUser, c call) {
 		a.internal(w, "token", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"call": c.json(u.ID), "apiKey": a.o.APIKey, "sessionId": c.SessionID, "token": tok})
+	pageapi.WriteJSON(w, http.StatusOK, map[string]any{"call": c.json(u.ID), "apiKey": a.o.APIKey, "sessionId": c.SessionID, "token": tok})
 }
 
 // pair puts the user with the first other user waiting, in a new call,
@@ -448,14 +449,14 @@ func (a *App) pair(w http.ResponseWriter, r *http.Request, u store.LiveUser) {
 	l.mu.Lock()
 	if _, ok := l.conns[u.ID]; !ok {
 		l.mu.Unlock()
-		writeError(w, http.StatusConflict, "join the lobby first")
+		pageapi.WriteError(w, http.StatusConflict, "join the lobby first")
 		return
 	}
 	l.waiting = slices.DeleteFunc(l.waiting, func(id int64) bool { return id == u.ID })
 	if len(l.waiting) == 0 {
 		l.waiting = append(l.waiting, u.ID)
 		l.mu.Unlock()
-		writeJSON(w, http.StatusAccepted, map[string]bool{"waiting": true})
+		pageapi.WriteJSON(w, http.StatusAccepted, map[string]bool{"waiting": true})
 		return
 	}
 	peer := l.waiting[0]

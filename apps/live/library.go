@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/parleyhq/parley/apps/pageapi"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/pkg/opentok"
 )
@@ -114,7 +115,7 @@ func videoFilter(q url.Values) (store.ShowFilter, int, int, string) {
 func (a *App) videos(w http.ResponseWriter, r *http.Request, _ store.LiveUser) {
 	f, page, size, bad := videoFilter(r.URL.Query())
 	if bad != "" {
-		writeError(w, http.StatusBadRequest, bad)
+		pageapi.WriteError(w, http.StatusBadRequest, bad)
 		return
 	}
 	ctx := r.Context()
@@ -151,7 +152,7 @@ func (a *App) videos(w http.ResponseWriter, r *http.Request, _ store.LiveUser) {
 		}
 		out = append(out, v)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"videos": out, "page": page, "size": size, "total": total})
+	pageapi.WriteJSON(w, http.StatusOK, map[string]any{"videos": out, "page": page, "size": size, "total": total})
 }
 
 // media sends the player to the recording's download link, fresh for a
@@ -163,12 +164,12 @@ func (a *App) media(w http.ResponseWriter, r *http.Request, _ store.LiveUser) {
 		return
 	}
 	if s.ArchiveID == "" {
-		writeError(w, http.StatusNotFound, "this show has no recording")
+		pageapi.WriteError(w, http.StatusNotFound, "this show has no recording")
 		return
 	}
 	ar, err := a.client().GetArchive(r.Context(), s.ArchiveID)
 	if errors.Is(err, opentok.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "the recording was deleted")
+		pageapi.WriteError(w, http.StatusNotFound, "the recording was deleted")
 		return
 	}
 	if err != nil {
@@ -176,7 +177,7 @@ func (a *App) media(w http.ResponseWriter, r *http.Request, _ store.LiveUser) {
 		return
 	}
 	if ar.URL == nil || !playable(ar.Status) {
-		writeError(w, http.StatusConflict, "the recording is "+ar.Status+", not ready to play yet")
+		pageapi.WriteError(w, http.StatusConflict, "the recording is "+ar.Status+", not ready to play yet")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -9,9 +9,7 @@ package live
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -22,14 +20,13 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/parleyhq/parley/apps/pageapi"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/pkg/opentok"
 )
 
 //go:embed static
 var static embed.FS
-
-const maxBody = 16 << 10
 
 // Options configure an App.
 type Options struct {
@@ -177,45 +174,16 @@ func cleanText(s string, max int) (string, bool) {
 	return s, true
 }
 
-func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	if mt := r.Header.Get("Content-Type"); !strings.HasPrefix(mt, "application/json") {
-		writeError(w, http.StatusUnsupportedMediaType, "send JSON (Content-Type: application/json)")
-		return false
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "the body is over 16 kB")
-		return false
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		writeError(w, http.StatusBadRequest, "malformed JSON body: "+err.Error())
-		return false
-	}
-	return true
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"message": msg})
-}
-
 func (a *App) internal(w http.ResponseWriter, what string, err error) {
 	a.o.Log.Error("live: "+what, "err", err)
-	writeError(w, http.StatusInternalServerError, "the server could not do that; try again")
+	pageapi.WriteError(w, http.StatusInternalServerError, "the server could not do that; try again")
 }
 
 // apiError passes on a refusal of the REST API in its own words.
 func (a *App) apiError(w http.ResponseWriter, what string, err error) {
 	var e *opentok.Error
 	if errors.As(err, &e) && e.Status >= 400 && e.Status < 500 {
-		writeError(w, http.StatusConflict, e.Message)
+		pageapi.WriteError(w, http.StatusConflict, e.Message)
 		return
 	}
 	a.internal(w, what, err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/apps/pageapi"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/pkg/opentok"
 )
@@ -86,12 +87,12 @@ func validShowID(id string) bool {
 func (a *App) loadShow(w http.ResponseWriter, r *http.Request) (store.Show, bool) {
 	id := r.PathValue("id")
 	if !validShowID(id) {
-		writeError(w, http.StatusNotFound, "no such show")
+		pageapi.WriteError(w, http.StatusNotFound, "no such show")
 		return store.Show{}, false
 	}
 	s, err := a.o.Store.Show(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no such show")
+		pageapi.WriteError(w, http.StatusNotFound, "no such show")
 		return s, false
 	}
 	if err != nil {
@@ -113,12 +114,12 @@ func (a *App) createShow(w http.ResponseWriter, r *http.Request, u store.LiveUse
 	var body struct {
 		Title string `json:"title"`
 	}
-	if !readJSON(w, r, &body) {
+	if !pageapi.ReadJSON(w, r, &body) {
 		return
 	}
 	title, ok := cleanText(body.Title, MaxTitleLen)
 	if !ok {
-		writeError(w, http.StatusBadRequest, "a title is 1 to 100 characters, without control characters")
+		pageapi.WriteError(w, http.StatusBadRequest, "a title is 1 to 100 characters, without control characters")
 		return
 	}
 	ctx := r.Context()
@@ -148,7 +149,7 @@ func (a *App) createShow(w http.ResponseWriter, r *http.Request, u store.LiveUse
 		a.internal(w, "token", err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, Joined{Show: showJSON(s, u), APIKey: a.o.APIKey, SessionID: s.SessionID, Token: tok})
+	pageapi.WriteJSON(w, http.StatusCreated, Joined{Show: showJSON(s, u), APIKey: a.o.APIKey, SessionID: s.SessionID, Token: tok})
 }
 
 // startShow puts a preparing show on air once its presenter is connected
@@ -159,11 +160,11 @@ func (a *App) startShow(w http.ResponseWriter, r *http.Request, u store.LiveUser
 		return
 	}
 	if s.UserID != u.ID {
-		writeError(w, http.StatusForbidden, "only the presenter can start the show")
+		pageapi.WriteError(w, http.StatusForbidden, "only the presenter can start the show")
 		return
 	}
 	if s.Status != store.ShowPreparing {
-		writeError(w, http.StatusConflict, "the show is "+s.Status+", not preparing")
+		pageapi.WriteError(w, http.StatusConflict, "the show is "+s.Status+", not preparing")
 		return
 	}
 	ar, err := a.client().StartArchive(r.Context(), s.SessionID, opentok.ArchiveOptions{
@@ -177,7 +178,7 @@ func (a *App) startShow(w http.ResponseWriter, r *http.Request, u store.LiveUser
 		a.internal(w, "start show", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, showJSON(s, u))
+	pageapi.WriteJSON(w, http.StatusOK, showJSON(s, u))
 }
 
 // stopShow ends a show: the recording stops, and everyone connected is
@@ -188,7 +189,7 @@ func (a *App) stopShow(w http.ResponseWriter, r *http.Request, u store.LiveUser)
 		return
 	}
 	if s.UserID != u.ID {
-		writeError(w, http.StatusForbidden, "only the presenter can stop the show")
+		pageapi.WriteError(w, http.StatusForbidden, "only the presenter can stop the show")
 		return
 	}
 	if s.Status != store.ShowEnded {
@@ -198,7 +199,7 @@ func (a *App) stopShow(w http.ResponseWriter, r *http.Request, u store.LiveUser)
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, showJSON(s, u))
+	pageapi.WriteJSON(w, http.StatusOK, showJSON(s, u))
 }
 
 // end stops a show's recording, marks it ended and tells its session.
@@ -308,7 +309,7 @@ func (a *App) onAir(w http.ResponseWriter, r *http.Request, u store.LiveUser) {
 		j.Viewers = counts[s.ID]
 		out = append(out, j)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"shows": out})
+	pageapi.WriteJSON(w, http.StatusOK, map[string]any{"shows": out})
 }
 
 func (a *App) getShow(w http.ResponseWriter, r *http.Request, u store.LiveUser) {
@@ -325,7 +326,7 @@ func (a *App) getShow(w http.ResponseWriter, r *http.Request, u store.LiveUser) 
 		}
 		j.Viewers = n
 	}
-	writeJSON(w, http.StatusOK, j)
+	pageapi.WriteJSON(w, http.StatusOK, j)
 }
 
 // watchShow hands a viewer a subscribe-only token for a show that has
@@ -337,7 +338,7 @@ func (a *App) watchShow(w http.ResponseWriter, r *http.Request, u store.LiveUser
 		return
 	}
 	if s.Status == store.ShowEnded {
-		writeError(w, http.StatusGone, "This show has ended.")
+		pageapi.WriteError(w, http.StatusGone, "This show has ended.")
 		return
 	}
 	tok, err := a.token(s.SessionID, opentok.RoleSubscriber, connectionData{Name: u.Name, Role: "viewer"})
@@ -345,5 +346,5 @@ func (a *App) watchShow(w http.ResponseWriter, r *http.Request, u store.LiveUser
 		a.internal(w, "token", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, Joined{Show: showJSON(s, u), APIKey: a.o.APIKey, SessionID: s.SessionID, Token: tok})
+	pageapi.WriteJSON(w, http.StatusOK, Joined{Show: showJSON(s, u), APIKey: a.o.APIKey, SessionID: s.SessionID, Token: tok})
 }

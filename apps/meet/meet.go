@@ -13,7 +13,6 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/parleyhq/parley/apps/pageapi"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/pkg/opentok"
 )
@@ -37,7 +37,6 @@ const (
 	MaxChatText    = 1000
 	// ChatHistory is how many messages a room keeps for late joiners.
 	ChatHistory = 200
-	maxBody     = 16 << 10
 )
 
 // Options configure an App.
@@ -207,19 +206,19 @@ type ChatMessage struct {
 func (a *App) join(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	if !ValidRoomName(name) {
-		writeError(w, http.StatusNotFound, "no such room name: use lower-case letters, digits and dashes")
+		pageapi.WriteError(w, http.StatusNotFound, "no such room name: use lower-case letters, digits and dashes")
 		return
 	}
 	var body struct {
 		Name string `json:"name"`
 		Key  string `json:"key"`
 	}
-	if !readJSON(w, r, &body) {
+	if !pageapi.ReadJSON(w, r, &body) {
 		return
 	}
 	display, err := cleanText(body.Name, MaxDisplayName, false)
 	if err != nil || display == "" {
-		writeError(w, http.StatusBadRequest, "a display name is 1 to 64 characters, without control characters")
+		pageapi.WriteError(w, http.StatusBadRequest, "a display name is 1 to 64 characters, without control characters")
 		return
 	}
 	ctx := r.Context()
@@ -229,13 +228,13 @@ func (a *App) join(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil && !a.stale(room):
 		if room.Locked && !keyMatches(body.Key, room.ModeratorKey) {
-			writeError(w, http.StatusForbidden, "This room is locked: the moderator is not letting anyone else in.")
+			pageapi.WriteError(w, http.StatusForbidden, "This room is locked: the moderator is not letting anyone else in.")
 			return
 		}
 		err = a.o.Store.TouchRoom(ctx, name, now)
 	case err == nil || errors.Is(err, store.ErrNotFound):
 		if !a.allowNewRoom(now) {
-			writeError(w, http.StatusServiceUnavailable, "Too many new rooms were opened in the last minute; try again shortly.")
+			pageapi.WriteError(w, http.StatusServiceUnavailable, "Too many new rooms were opened in the last minute; try again shortly.")
 			return
 		}
 		room, created, err = a.claim(ctx, name, now)
@@ -246,7 +245,7 @@ func (a *App) join(w http.ResponseWriter, r *http.Request) {
 	}
 	moderator := created || keyMatches(body.Key, room.ModeratorKey)
 	if room.Locked && !moderator {
-		writeError(w, http.StatusForbidden, "This room is locked: the moderator is not letting anyone else in.")
+		pageapi.WriteError(w, http.StatusForbidden, "This room is locked: the moderator is not letting anyone else in.")
 		return
 	}
 	role := opentok.RolePublisher
@@ -276,7 +275,7 @@ func (a *App) join(w http.ResponseWriter, r *http.Request) {
 	for _, m := range history {
 		out.History = append(out.History, chatJSON(m))
 	}
-	writeJSON(w, http.StatusOK, out)
+	pageapi.WriteJSON(w, http.StatusOK, out)
 }
 
 // claim binds a new session to the room. Of two first joiners at once,
@@ -332,17 +331,17 @@ func (a *App) withTicket(mod bool, h func(http.ResponseWriter, *http.Request, ti
 		name := r.PathValue("name")
 		auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
-			writeError(w, http.StatusUnauthorized, "join the room first: the Authorization header holds the join ticket")
+			pageapi.WriteError(w, http.StatusUnauthorized, "join the room first: the Authorization header holds the join ticket")
 			return
 		}
 		t, err := parseTicket(a.ticketKey, auth, a.o.Now())
 		if err != nil || t.Room != name {
-			writeError(w, http.StatusUnauthorized, errTicket.Error())
+			pageapi.WriteError(w, http.StatusUnauthorized, errTicket.Error())
 			return
 		}
 		room, err := a.o.Store.Room(r.Context(), name)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && room.SessionID != t.SessionID) {
-			writeError(w, http.StatusUnauthorized, errTicket.Error())
+			pageapi.WriteError(w, http.StatusUnauthorized, errTicket.Error())
 			return
 		}
 		if err != nil {
@@ -350,7 +349,7 @@ func (a *App) withTicket(mod bool, h func(http.ResponseWriter, *http.Request, ti
 			return
 		}
 		if mod && !t.Moderator {
-			writeError(w, http.StatusForbidden, "only the room's moderators can do that")
+			pageapi.WriteError(w, http.StatusForbidden, "only the room's moderators can do that")
 			return
 		}
 		h(w, r, t, room)
@@ -361,12 +360,12 @@ func (a *App) chat(w http.ResponseWriter, r *http.Request, t ticket, room store.
 	var body struct {
 		Text string `json:"text"`
 	}
-	if !readJSON(w, r, &body) {
+	if !pageapi.ReadJSON(w, r, &body) {
 		return
 	}
 	text, err := cleanText(body.Text, MaxChatText, true)
 	if err != nil || text == "" {
-		writeError(w, http.StatusBadRequest, "a chat message is 1 to 1000 characters, without control characters")
+		pageapi.WriteError(w, http.StatusBadRequest, "a chat message is 1 to 1000 characters, without control characters")
 		return
 	}
 	m, err := a.o.Store.AddChatMessage(r.Context(), store.ChatMessage{
@@ -378,18 +377,18 @@ func (a *App) chat(w http.ResponseWriter, r *http.Request, t ticket, room store.
 	}
 	out := chatJSON(m)
 	a.signal(r.Context(), room, "chat", out)
-	writeJSON(w, http.StatusCreated, out)
+	pageapi.WriteJSON(w, http.StatusCreated, out)
 }
 
 func (a *App) lock(w http.ResponseWriter, r *http.Request, _ ticket, room store.Room) {
 	var body struct {
 		Locked *bool `json:"locked"`
 	}
-	if !readJSON(w, r, &body) {
+	if !pageapi.ReadJSON(w, r, &body) {
 		return
 	}
 	if body.Locked == nil {
-		writeError(w, http.StatusBadRequest, `say {"locked": true} or {"locked": false}`)
+		pageapi.WriteError(w, http.StatusBadRequest, `say {"locked": true} or {"locked": false}`)
 		return
 	}
 	if err := a.o.Store.SetRoomLocked(r.Context(), room.Name, *body.Locked); err != nil {
@@ -398,7 +397,7 @@ func (a *App) lock(w http.ResponseWriter, r *http.Request, _ ticket, room store.
 	}
 	out := map[string]bool{"locked": *body.Locked}
 	a.signal(r.Context(), room, "room", out)
-	writeJSON(w, http.StatusOK, out)
+	pageapi.WriteJSON(w, http.StatusOK, out)
 }
 
 // Recording is an archive of a room as pages see it.
@@ -445,14 +444,14 @@ func (a *App) recordings(w http.ResponseWriter, r *http.Request, _ ticket, room 
 	for _, ar := range list {
 		out = append(out, a.recordingJSON(ar))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": out})
+	pageapi.WriteJSON(w, http.StatusOK, map[string]any{"items": out})
 }
 
 func (a *App) startRecording(w http.ResponseWriter, r *http.Request, t ticket, room store.Room) {
 	var body struct {
 		OutputMode string `json:"outputMode"`
 	}
-	if !readJSON(w, r, &body) {
+	if !pageapi.ReadJSON(w, r, &body) {
 		return
 	}
 	mode := opentok.OutputMode(body.OutputMode)
@@ -460,7 +459,7 @@ func (a *App) startRecording(w http.ResponseWriter, r *http.Request, t ticket, r
 		mode = opentok.Composed
 	}
 	if mode != opentok.Composed && mode != opentok.Individual {
-		writeError(w, http.StatusBadRequest, "outputMode is composed or individual")
+		pageapi.WriteError(w, http.StatusBadRequest, "outputMode is composed or individual")
 		return
 	}
 	o := opentok.ArchiveOptions{Name: t.Name + " " + a.o.Now().UTC().Format("2006-01-02 15:04"), OutputMode: mode}
@@ -473,7 +472,7 @@ func (a *App) startRecording(w http.ResponseWriter, r *http.Request, t ticket, r
 		return
 	}
 	a.signal(r.Context(), room, "recordings", map[string]string{"id": ar.ID})
-	writeJSON(w, http.StatusCreated, a.recordingJSON(*ar))
+	pageapi.WriteJSON(w, http.StatusCreated, a.recordingJSON(*ar))
 }
 
 // roomArchive finds archive id among the room's session's; other ids are
@@ -482,7 +481,7 @@ func (a *App) roomArchive(w http.ResponseWriter, r *http.Request, room store.Roo
 	id := r.PathValue("id")
 	ar, err := a.client().GetArchive(r.Context(), id)
 	if errors.Is(err, opentok.ErrNotFound) || (err == nil && ar.SessionID != room.SessionID) {
-		writeError(w, http.StatusNotFound, "this room has no such recording")
+		pageapi.WriteError(w, http.StatusNotFound, "this room has no such recording")
 		return "", false
 	}
 	if err != nil {
@@ -503,7 +502,7 @@ func (a *App) stopRecording(w http.ResponseWriter, r *http.Request, _ ticket, ro
 		return
 	}
 	a.signal(r.Context(), room, "recordings", map[string]string{"id": ar.ID})
-	writeJSON(w, http.StatusOK, a.recordingJSON(*ar))
+	pageapi.WriteJSON(w, http.StatusOK, a.recordingJSON(*ar))
 }
 
 func (a *App) deleteRecording(w http.ResponseWriter, r *http.Request, _ ticket, room store.Room) {
@@ -548,37 +547,9 @@ func cleanText(s string, max int, multiline bool) (string, error) {
 	return s, nil
 }
 
-func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	if mt := r.Header.Get("Content-Type"); !strings.HasPrefix(mt, "application/json") {
-		writeError(w, http.StatusUnsupportedMediaType, "send JSON (Content-Type: application/json)")
-		return false
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "the body is over 16 kB")
-		return false
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		writeError(w, http.StatusBadRequest, "malformed JSON body: "+err.Error())
-		return false
-	}
-	return true
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"message": msg})
-}
-
 func (a *App) internal(w http.ResponseWriter, what string, err error) {
 	a.o.Log.Error("meet: "+what, "err", err)
-	writeError(w, http.StatusInternalServerError, "the server could not do that; try again")
+	pageapi.WriteError(w, http.StatusInternalServerError, "the server could not do that; try again")
 }
 
 // apiError passes on a refusal of the REST API (recording already
@@ -586,7 +557,7 @@ func (a *App) internal(w http.ResponseWriter, what string, err error) {
 func (a *App) apiError(w http.ResponseWriter, what string, err error) {
 	var e *opentok.Error
 	if errors.As(err, &e) && e.Status >= 400 && e.Status < 500 {
-		writeError(w, http.StatusConflict, e.Message)
+		pageapi.WriteError(w, http.StatusConflict, e.Message)
 		return
 	}
 	a.internal(w, what, err)
@@ -612,5 +583,5 @@ func (a *App) precallSession(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "pre-call token", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"apiKey": a.o.APIKey, "sessionId": sid, "token": tok})
+	pageapi.WriteJSON(w, http.StatusOK, map[string]string{"apiKey": a.o.APIKey, "sessionId": sid, "token": tok})
 }
