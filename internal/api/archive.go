@@ -29,9 +29,14 @@ func (a *API) archiveRoutes(r *router) {
 
 // archives answers 501 on a node without archives.
 func (a *API) archives(h authedHandler) authedHandler {
+	return a.enabled(func() bool { return a.Archives != nil }, "archives", h)
+}
+
+// enabled answers 501 while on says a part of the node (what) is off.
+func (a *API) enabled(on func() bool, what string, h authedHandler) authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, p store.Project) {
-		if a.Archives == nil {
-			WriteError(w, http.StatusNotImplemented, "archives are not enabled on this server")
+		if !on() {
+			WriteError(w, http.StatusNotImplemented, what+" are not enabled on this server")
 			return
 		}
 		h(w, r, p)

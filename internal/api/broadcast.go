@@ -27,13 +27,7 @@ func (a *API) broadcastRoutes(r *router) {
 
 // broadcasts answers 501 on a node without broadcasts.
 func (a *API) broadcasts(h authedHandler) authedHandler {
-	return func(w http.ResponseWriter, r *http.Request, p store.Project) {
-		if a.Broadcasts == nil {
-			WriteError(w, http.StatusNotImplemented, "broadcasts are not enabled on this server")
-			return
-		}
-		h(w, r, p)
-	}
+	return a.enabled(func() bool { return a.Broadcasts != nil }, "broadcasts", h)
 }
 
 // BroadcastJSON is the broadcast object of opentok-rest.md §5.6.

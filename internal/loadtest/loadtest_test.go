@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +16,6 @@ import (
 	"github.com/parleyhq/parley/pkg/opentok"
 	"github.com/parleyhq/parley/test/live"
 )
-
-// lockedBuffer lets the progress goroutine write while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestRunAgainstNode runs a short load test against an in-process node:
 // one session, one video publisher with audio, two subscribers. ffmpeg is
@@ -60,7 +41,7 @@ func TestRunAgainstNode(t *testing.T) {
 		<-done
 	}()
 
-	var progress lockedBuffer
+	var progress live.Output
 	rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer rcancel()
 	rep, err := Run(rctx, Plan{

@@ -88,21 +88,23 @@ type Server struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process is gone
 	err    error         // its exit status, set before exited closes
-	log    *lockedBuffer
+	log    *Output
 }
 
-type lockedBuffer struct {
+// Output collects what a process or goroutine writes, for a test to read
+// while it still writes.
+type Output struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *Output) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *Output) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -131,7 +133,7 @@ func StartIn(t testing.TB, data string, args ...string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Data: data, cmd: cmd, exited: make(chan struct{}), log: &lockedBuffer{}}
+	s := &Server{Data: data, cmd: cmd, exited: make(chan struct{}), log: &Output{}}
 	cmd.Stderr = s.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -15,8 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,24 +41,7 @@ type Server struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process is gone
 	err    error         // its exit status, set before exited closes
-	log    *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	log    *live.Output
 }
 
 // Binary returns the path of versitygw: $PARLEY_VERSITYGW, else
@@ -94,7 +75,7 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := Binary(t)
 	s := &Server{AccessKey: "parley-test", SecretKey: randomHex(t, 20), Dir: filepath.Join(t.TempDir(), "s3"),
-		t: t, exited: make(chan struct{}), log: &lockedBuffer{}}
+		t: t, exited: make(chan struct{}), log: &live.Output{}}
 	// Object metadata goes to a sidecar folder rather than to extended
 	// attributes, which not every test machine's filesystem has.
 	meta := filepath.Join(t.TempDir(), "s3-meta")
