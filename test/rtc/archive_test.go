@@ -330,11 +330,12 @@ func TestArchiveIndividual(t *testing.T) {
 	}
 }
 
-// TestArchiveSurvivesKill kills the server with SIGKILL while it records
-// and restarts it on the same data folder: the archive comes back
-// available, its file playing up to the kill.
-func TestArchiveSurvivesKill(t *testing.T) {
-	ffprobe, video, audio := clips(t)
+// recordThenKill publishes a clip, records it with o for 4 s, kills the
+// server with SIGKILL, restarts it on the same data folder, and returns
+// the archive once it has left started and stopped, the stream's id, and
+// how long it recorded until the kill.
+func recordThenKill(t *testing.T, video, audio string, o opentok.ArchiveOptions) (*opentok.Archive, string, time.Duration) {
+	t.Helper()
 	e := newEnv(t)
 	sid := e.session(t, opentok.Routed)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -347,7 +348,7 @@ func TestArchiveSurvivesKill(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	t0 := time.Now()
-	ar, err := e.ot.StartArchive(ctx, sid, opentok.ArchiveOptions{OutputMode: opentok.Individual})
+	ar, err := e.ot.StartArchive(ctx, sid, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,18 +358,24 @@ func TestArchiveSurvivesKill(t *testing.T) {
 	c.Close()
 
 	srv := live.StartIn(t, e.srv.Data)
-	ot := opentok.New(srv.APIKey, srv.Secret(t), srv.URL)
-	got, err := ot.GetArchive(ctx, ar.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("after the restart: %s, reason %q, %d s, %d bytes; killed %.2f s into the recording", got.Status, got.Reason, got.Duration, got.Size, killed.Seconds())
+	got := waitArchiveFor(t, opentok.New(srv.APIKey, srv.Secret(t), srv.URL), ar.ID, 30*time.Second)
+	t.Logf("after the restart: %s, reason %q, %d s, %d bytes; killed %.2f s into the recording", got.Status, got.Reason,
+		got.Duration, got.Size, killed.Seconds())
+	return got, p.StreamID, killed
+}
+
+// TestArchiveSurvivesKill kills the server with SIGKILL while it records
+// and restarts it on the same data folder: the archive comes back
+// available, its file playing up to the kill.
+func TestArchiveSurvivesKill(t *testing.T) {
+	ffprobe, video, audio := clips(t)
+	got, streamID, killed := recordThenKill(t, video, audio, opentok.ArchiveOptions{OutputMode: opentok.Individual})
 	if got.Status != "available" {
 		t.Fatalf("archive %+v after the restart, want available", got)
 	}
 	dir := t.TempDir()
 	m := fetchZip(t, got, dir)
-	if len(m.Files) != 1 || m.Files[0].StreamID != p.StreamID {
+	if len(m.Files) != 1 || m.Files[0].StreamID != streamID {
 		t.Fatalf("manifest %+v", m)
 	}
 	f := m.Files[0]

@@ -397,31 +397,7 @@ func TestArchiveUploadedToS3(t *testing.T) {
 // what was written, as long as the recording up to the kill.
 func TestComposedArchiveSurvivesKill(t *testing.T) {
 	ffprobe, video, audio := clips(t)
-	e := newEnv(t)
-	sid := e.session(t, opentok.Routed)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	c := e.connect(t, sid, opentok.RolePublisher, "name=K")
-	if _, err := c.Publish(ctx, rtcclient.PublishOptions{Audio: true, Video: true, Width: 320, Height: 240,
-		VideoFile: video, AudioFile: audio}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(500 * time.Millisecond)
-	t0 := time.Now()
-	ar, err := e.ot.StartArchive(ctx, sid, opentok.ArchiveOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(4 * time.Second)
-	e.srv.Kill()
-	killed := time.Since(t0)
-	c.Close()
-
-	srv := live.StartIn(t, e.srv.Data)
-	ot := opentok.New(srv.APIKey, srv.Secret(t), srv.URL)
-	got := waitArchiveFor(t, ot, ar.ID, 30*time.Second)
-	t.Logf("after the restart: %s, reason %q, %d s, %d bytes; killed %.2f s into the recording", got.Status, got.Reason,
-		got.Duration, got.Size, killed.Seconds())
+	got, _, killed := recordThenKill(t, video, audio, opentok.ArchiveOptions{})
 	if got.Status != "available" || got.URL == nil || !strings.Contains(*got.URL, ".mp4?") {
 		t.Fatalf("archive %+v after the restart, want an available MP4", got)
 	}
