@@ -224,11 +224,11 @@ func TestBroadcast(t *testing.T) {
 		for _, r := range got.BroadcastURLs.RTMP {
 			st[r.ID] = r.Status
 		}
-		if st["good"] == "live" && (st["dead"] == "offline" || st["dead"] == "connecting") && got.BroadcastURLs.HLSStatus == "live" {
+		if st["good"] == "live" && st["dead"] == "offline" && got.BroadcastURLs.HLSStatus == "live" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("statuses: rtmp %v, hls %s; want good live, dead offline or retrying, hls live", st, got.BroadcastURLs.HLSStatus)
+			t.Fatalf("statuses: rtmp %v, hls %s; want good live, dead offline, hls live", st, got.BroadcastURLs.HLSStatus)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
