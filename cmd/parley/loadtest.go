@@ -42,7 +42,7 @@ func loadtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	simulcast := fs.Bool("simulcast", false, "publish simulcast layers (not supported yet: the run is refused)")
 	serverPID := fs.Int("server-pid", 0, "process id of a server on this machine: report its CPU and memory from /proc")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
-	chart := fs.String("chart", "", "draw packets/s, loss, delay (and server CPU) over time into this .svg file")
+	chart := fs.String("chart", "", "draw packets/s, loss, delay (and server CPU) over time into this file, an SVG or PNG image by its extension: .svg or .png")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,8 +56,11 @@ func loadtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	if *video+*audio == 0 {
 		return errors.New("loadtest: no publishers: give --video-publishers or --audio-publishers")
 	}
-	if *chart != "" && !strings.EqualFold(filepath.Ext(*chart), ".svg") {
-		return fmt.Errorf("loadtest: --chart %s: only SVG charts are drawn (name the file .svg)", *chart)
+	if *chart != "" {
+		// Refused before the run rather than after it.
+		if _, err := chartRenderer(*chart); err != nil {
+			return err
+		}
 	}
 	plan := loadtest.Plan{
 		URL:      *cf.url,
@@ -100,14 +103,31 @@ func loadtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	return nil
 }
 
-// writeChart writes the report's SVG chart, whole or not at all.
+// chartRenderer returns what draws a chart into the file at path: SVG for
+// a .svg name, PNG for a .png one, whatever the case of the extension.
+func chartRenderer(path string) (func(loadtest.Report, io.Writer) error, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".svg":
+		return loadtest.Report.WriteSVG, nil
+	case ".png":
+		return loadtest.Report.WritePNG, nil
+	}
+	return nil, fmt.Errorf("loadtest: --chart %s: charts are drawn as SVG or PNG: name the file .svg or .png", path)
+}
+
+// writeChart writes the report's chart in the format the file's extension
+// names, whole or not at all.
 func writeChart(path string, rep loadtest.Report) error {
+	render, err := chartRenderer(path)
+	if err != nil {
+		return err
+	}
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("loadtest: chart: %w", err)
 	}
-	err = rep.WriteSVG(f)
+	err = render(rep, f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -57,6 +57,9 @@ type Config struct {
 	LogFormat string `yaml:"log_format"`
 	// ShutdownTimeout bounds how long a graceful stop waits for requests.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// DebugAddr, when set, serves Go's profiles (/debug/pprof/) on that
+	// address, apart from the public listener; empty means off.
+	DebugAddr string `yaml:"debug_addr"`
 }
 
 // Default returns the embedded defaults: everything works with no file,
@@ -103,6 +106,7 @@ func (c *Config) fields() []field {
 		{flag: "log-level", env: "PARLEY_LOG_LEVEL", usage: "debug, info, warn or error", str: &c.LogLevel},
 		{flag: "log-format", env: "PARLEY_LOG_FORMAT", usage: "text or json", str: &c.LogFormat},
 		{flag: "shutdown-timeout", env: "PARLEY_SHUTDOWN_TIMEOUT", usage: "how long a graceful stop waits", dur: &c.ShutdownTimeout},
+		{flag: "debug-addr", env: "PARLEY_DEBUG_ADDR", usage: "serve CPU and memory profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (empty = off)", str: &c.DebugAddr},
 	}
 }
 

@@ -48,10 +48,12 @@ type Node struct {
 	store store.Store
 	web   *web.Server
 	ln    net.Listener
-	sfu   *sfu.SFU
-	turn  *turn.Server
-	sig   *signaling.Server
-	hooks *webhook.Dispatcher
+	// debugLn serves profiles when the config names a debug address.
+	debugLn net.Listener
+	sfu     *sfu.SFU
+	turn    *turn.Server
+	sig     *signaling.Server
+	hooks   *webhook.Dispatcher
 	// archives records sessions into the data folder's archives/.
 	archives *archive.Manager
 	// broadcasts streams sessions live, HLS in the data folder's
@@ -178,6 +180,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		n.sfu.Close()
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if cfg.DebugAddr != "" {
+		n.debugLn, err = net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			n.ln.Close()
+			n.broadcasts.Close()
+			n.archives.Close()
+			n.turn.Close()
+			n.sfu.Close()
+			st.Close()
+			return nil, fmt.Errorf("debug listener on %s: %w", cfg.DebugAddr, err)
+		}
 	}
 	n.base.Store(n.URL())
 	return n, nil
@@ -390,7 +404,19 @@ func (n *Node) notifyBroadcast(b broadcast.Broadcast) {
 // still queued are abandoned, TURN relays and media stop, and the store
 // closes.
 func (n *Node) Run(ctx context.Context) error {
+	var debugErr error
+	debugDone := make(chan struct{})
+	debugCtx, stopDebug := context.WithCancel(ctx)
+	go func() {
+		defer close(debugDone)
+		if n.debugLn != nil {
+			debugErr = serveDebug(debugCtx, n.debugLn)
+		}
+	}()
 	err := n.web.Serve(ctx, n.ln, n.cfg.ShutdownTimeout)
+	stopDebug()
+	<-debugDone
+	err = errors.Join(err, debugErr)
 	n.sig.Close()
 	// After signaling, whose goodbyes queue the last events; before the
 	// store, which records the archives stopped and the attempts Close

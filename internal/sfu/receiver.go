@@ -21,6 +21,7 @@ type Receiver struct {
 	codec webrtc.RTPCodecParameters
 	vc    Codec
 	pc    *webrtc.PeerConnection
+	batch *sendBatch // nil: down tracks write one packet at a time
 
 	ssrc     atomic.Uint32
 	cache    *packetCache
@@ -129,8 +130,12 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote) {
 // it in real time and a recorder does not.
 func (r *Receiver) forward(pkt *rtp.Packet, raw []byte, keyframe bool, now int64) {
 	r.cache.put(pkt.SequenceNumber, raw)
-	for _, d := range *r.downs.Load() {
-		d.writeRTP(pkt, keyframe, now)
+	if downs := *r.downs.Load(); len(downs) > 0 {
+		r.batch.begin()
+		for _, d := range downs {
+			d.writeRTP(pkt, keyframe, now)
+		}
+		r.batch.end()
 	}
 	if taps := r.taps.Load(); taps != nil {
 		for _, t := range *taps {

@@ -43,6 +43,7 @@ type SFU struct {
 	udpAddr *net.UDPAddr
 	tcp     net.Listener
 	udpMux  ice.UDPMux
+	batch   *sendBatch // the UDP sockets of udpMux
 	tcpMux  ice.TCPMux
 
 	mu      sync.Mutex
@@ -100,11 +101,11 @@ func New(cfg Config) (*SFU, error) {
 	ip := net.ParseIP(cfg.ListenIP)
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
-	udpMux, port, err := listenUDP(ip, cfg.UDPPort, cfg.PublicIPs, lf.NewLogger("ice-udp"))
+	udpMux, port, batch, err := listenUDP(ip, cfg.UDPPort, cfg.PublicIPs, lf.NewLogger("ice-udp"))
 	if err != nil {
 		return nil, err
 	}
-	s.udpMux, s.udpAddr = udpMux, &net.UDPAddr{IP: ip, Port: port}
+	s.udpMux, s.udpAddr, s.batch = udpMux, &net.UDPAddr{IP: ip, Port: port}, batch
 
 	se := webrtc.SettingEngine{}
 	se.LoggerFactory = lf

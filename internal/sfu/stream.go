@@ -89,7 +89,9 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 		if _, dup := receivers[t.Kind()]; dup {
 			continue // a stream carries one track per kind; extra ones are ignored
 		}
-		receivers[t.Kind()] = newReceiver(t.Kind(), params.Codecs[0], pc)
+		r := newReceiver(t.Kind(), params.Codecs[0], pc)
+		r.batch = s.batch
+		receivers[t.Kind()] = r
 	}
 	if len(receivers) == 0 {
 		pc.Close()

@@ -3,9 +3,12 @@ package sfu
 import (
 	"fmt"
 	"net"
+	"sync"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/logging"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 )
 
 // udpBuffer is the kernel buffer size of each ICE UDP socket: many peer
@@ -31,15 +34,14 @@ const udpBuffer = 4 << 20
 // announced as that IP: one candidate, so one socket on all interfaces of
 // that family serves it, and receives what the NAT forwards to whichever
 // local address. The addresses are read once, at start.
-func listenUDP(listenIP net.IP, port int, publicIPs []string, log logging.LeveledLogger) (ice.UDPMux, int, error) {
+func listenUDP(listenIP net.IP, port int, publicIPs []string, log logging.LeveledLogger) (ice.UDPMux, int, *sendBatch, error) {
 	if listenIP != nil && !listenIP.IsUnspecified() {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: listenIP, Port: port})
+		c, err := listenBatchUDP("udp", &net.UDPAddr{IP: listenIP, Port: port})
 		if err != nil {
-			return nil, 0, fmt.Errorf("rtc udp port %d: %w", port, err)
+			return nil, 0, nil, fmt.Errorf("rtc udp port %d: %w", port, err)
 		}
-		_ = c.SetReadBuffer(udpBuffer)
-		_ = c.SetWriteBuffer(udpBuffer)
-		return ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: log, UDPConn: c}), c.LocalAddr().(*net.UDPAddr).Port, nil
+		mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: log, UDPConn: c})
+		return mux, c.LocalAddr().(*net.UDPAddr).Port, &sendBatch{conns: []*batchConn{c}}, nil
 	}
 	var nat4, nat6 bool
 	for _, s := range publicIPs {
@@ -55,17 +57,17 @@ func listenUDP(listenIP net.IP, port int, publicIPs []string, log logging.Levele
 			// interfaces gets one, the per-address sockets take it over.
 			c, err := net.ListenUDP("udp", &net.UDPAddr{})
 			if err != nil {
-				return nil, 0, fmt.Errorf("rtc udp port: %w", err)
+				return nil, 0, nil, fmt.Errorf("rtc udp port: %w", err)
 			}
 			p = c.LocalAddr().(*net.UDPAddr).Port
 			c.Close()
 		}
-		mux, err := listenUDPPort(p, nat4, nat6, log)
+		mux, batch, err := listenUDPPort(p, nat4, nat6, log)
 		if err == nil {
-			return mux, p, nil
+			return mux, p, batch, nil
 		}
 		if port != 0 || attempt == 20 {
-			return nil, 0, fmt.Errorf("rtc udp port %d: %w", p, err)
+			return nil, 0, nil, fmt.Errorf("rtc udp port %d: %w", p, err)
 		}
 	}
 }
@@ -73,14 +75,19 @@ func listenUDP(listenIP net.IP, port int, publicIPs []string, log logging.Levele
 // listenUDPPort opens the sockets of listenUDP on port: one per local
 // address of each family, or one on all interfaces for a family with a
 // public IP.
-func listenUDPPort(port int, nat4, nat6 bool, log logging.LeveledLogger) (ice.UDPMux, error) {
+func listenUDPPort(port int, nat4, nat6 bool, log logging.LeveledLogger) (ice.UDPMux, *sendBatch, error) {
 	var muxes []ice.UDPMux
-	fail := func(err error) (ice.UDPMux, error) {
+	fail := func(err error) (ice.UDPMux, *sendBatch, error) {
 		for _, m := range muxes {
 			_ = m.Close()
 		}
-		return nil, err
+		return nil, nil, err
 	}
+	std, err := stdnet.NewNet()
+	if err != nil {
+		return fail(err)
+	}
+	bn := &batchNet{Net: std}
 	var perAddress []ice.NetworkType
 	if !nat4 {
 		perAddress = append(perAddress, ice.NetworkTypeUDP4)
@@ -94,7 +101,8 @@ func listenUDPPort(port int, nat4, nat6 bool, log logging.LeveledLogger) (ice.UD
 			ice.UDPMuxFromPortWithLoopback(),
 			ice.UDPMuxFromPortWithReadBufferSize(udpBuffer),
 			ice.UDPMuxFromPortWithWriteBufferSize(udpBuffer),
-			ice.UDPMuxFromPortWithLogger(log))
+			ice.UDPMuxFromPortWithLogger(log),
+			ice.UDPMuxFromPortWithNet(bn))
 		if err != nil {
 			return fail(err)
 		}
@@ -107,19 +115,53 @@ func listenUDPPort(port int, nat4, nat6 bool, log logging.LeveledLogger) (ice.UD
 		if !family.nat {
 			continue
 		}
-		c, err := net.ListenUDP(family.network, &net.UDPAddr{Port: port})
+		c, err := bn.ListenUDP(family.network, &net.UDPAddr{Port: port})
 		if err != nil {
 			return fail(err)
 		}
-		_ = c.SetReadBuffer(udpBuffer)
-		_ = c.SetWriteBuffer(udpBuffer)
 		m := ice.NewUDPMuxDefault(ice.UDPMuxParams{Logger: log, UDPConn: c})
 		// The addresses the candidates are made from (all rewritten to the
 		// public IP) are fixed at start, as those of the per-address
 		// sockets are: the combined mux knows only these.
 		muxes = append(muxes, fixedAddrMux{UDPMux: m, addrs: m.GetListenAddresses()})
 	}
-	return ice.NewMultiUDPMuxDefault(muxes...), nil
+	return ice.NewMultiUDPMuxDefault(muxes...), &sendBatch{conns: bn.conns}, nil
+}
+
+// listenBatchUDP opens one ICE UDP socket, with room for bursts (many
+// peer connections share it), as a batchConn.
+func listenBatchUDP(network string, addr *net.UDPAddr) (*batchConn, error) {
+	c, err := net.ListenUDP(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetReadBuffer(udpBuffer)
+	_ = c.SetWriteBuffer(udpBuffer)
+	bc, err := newBatchConn(c)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return bc, nil
+}
+
+// batchNet is the host's network, except that the UDP sockets it opens
+// are batchConns, kept for the SFU's sendBatch.
+type batchNet struct {
+	transport.Net
+	mu    sync.Mutex
+	conns []*batchConn
+}
+
+func (n *batchNet) ListenUDP(network string, addr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := listenBatchUDP(network, addr)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	n.conns = append(n.conns, c)
+	n.mu.Unlock()
+	return c, nil
 }
 
 // fixedAddrMux is a mux on all interfaces of a family that reports the
