@@ -22,17 +22,17 @@ type mmsghdr struct {
 // reads them, so that queueing a packet is a copy and sending the queue
 // one system call, with nothing allocated.
 type sendQueue struct {
-	n    int
+	n int
 	// The state of one sendmmsg call, kept here so that the function
 	// given to RawConn.Write is made once, not once per call.
 	from   int
 	k      uintptr
 	errno  syscall.Errno
 	sendFn func(fd uintptr) bool
-	hdrs [batchSize]mmsghdr
-	iovs [batchSize]syscall.Iovec
-	sas  [batchSize]syscall.RawSockaddrInet6 // large enough for either family
-	bufs [batchSize][maxPacket]byte
+	hdrs   [batchSize]mmsghdr
+	iovs   [batchSize]syscall.Iovec
+	sas    [batchSize]syscall.RawSockaddrInet6 // large enough for either family
+	bufs   [batchSize][maxPacket]byte
 }
 
 // add queues b for addr; false means it cannot be queued (too large, or
