@@ -92,7 +92,7 @@ func (d *DownTrack) setLive(live bool) {
 	}
 	d.live.Store(live)
 	if live {
-		d.recv.RequestKeyframe()
+		d.recv.requestFirstKeyframe()
 	}
 }
 
@@ -113,7 +113,7 @@ func (d *DownTrack) SetPaused(p bool) {
 	d.mu.Lock()
 	d.needKeyframe = d.recv.kind == webrtc.RTPCodecTypeVideo
 	d.mu.Unlock()
-	d.recv.RequestKeyframe()
+	d.recv.requestFirstKeyframe()
 }
 
 // Packets counts the packets sent to the subscriber (retransmissions too).
@@ -132,7 +132,7 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool, arrival int64) {
 	if d.needKeyframe {
 		if !keyframe {
 			d.mu.Unlock()
-			d.recv.RequestKeyframe()
+			d.recv.requestFirstKeyframe()
 			return
 		}
 		d.needKeyframe = false

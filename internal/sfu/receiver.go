@@ -90,12 +90,21 @@ func (r *Receiver) removeDown(d *DownTrack) {
 
 // RequestKeyframe asks the publisher for a keyframe, at most once per
 // keyframeInterval.
-func (r *Receiver) RequestKeyframe() {
+func (r *Receiver) RequestKeyframe() { r.requestKeyframe(false) }
+
+// requestFirstKeyframe asks for a keyframe for a subscriber that has no
+// picture yet, throttled by KeyframeThrottle.AllowFirst.
+func (r *Receiver) requestFirstKeyframe() { r.requestKeyframe(true) }
+
+func (r *Receiver) requestKeyframe(first bool) {
 	if r.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
 	ssrc := r.ssrc.Load()
-	if ssrc == 0 || !r.throttle.Allow(time.Now().UnixNano()) {
+	if ssrc == 0 {
+		return
+	}
+	if now := time.Now().UnixNano(); !r.throttle.allow(now, first) {
 		return
 	}
 	_ = r.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
@@ -121,7 +130,11 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote) {
 		r.packets.Add(1)
 		r.bytes.Add(uint64(n))
 		keyframe := r.kind == webrtc.RTPCodecTypeVideo && IsKeyframe(r.vc, pkt.Payload)
-		r.forward(&pkt, buf[:n], keyframe, time.Now().UnixNano())
+		now := time.Now().UnixNano()
+		if keyframe {
+			r.throttle.Keyframe(now)
+		}
+		r.forward(&pkt, buf[:n], keyframe, now)
 	}
 }
 

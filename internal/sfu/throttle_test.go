@@ -167,3 +167,38 @@ func BenchmarkKeyframeThrottle(b *testing.B) {
 		}
 	})
 }
+
+// A subscriber without a picture may ask again joinGap after the last
+// request once its keyframe has arrived; other requests, and first-picture
+// requests while the keyframe is still on its way, wait the interval.
+func TestKeyframeThrottleFirstPicture(t *testing.T) {
+	const base = int64(1000 * time.Second)
+	th := NewKeyframeThrottle(300 * time.Millisecond)
+	step := func(now int64, first, want bool) {
+		t.Helper()
+		if got := th.allow(base+now, first); got != want {
+			t.Fatalf("at %d ms (first picture %v): allowed %v, want %v", now/ms, first, got, want)
+		}
+	}
+	step(0, true, true)
+	step(50*ms, true, false) // the keyframe is still on its way
+	th.Keyframe(base + 40*ms)
+	step(60*ms, true, false)  // answered, but within joinGap
+	step(100*ms, false, false) // an ordinary request waits the interval
+	step(100*ms, true, true)   // answered, joinGap passed
+	step(250*ms, true, false)  // no keyframe since the request at 100 ms
+	th.Keyframe(base + 150*ms)
+	step(199*ms, true, false)
+	step(200*ms, true, true)
+	step(499*ms, false, false)
+	step(500*ms, false, true) // the interval still lets requests through
+	// A keyframe the publisher sent before the last request does not count.
+	th.Keyframe(base + 450*ms)
+	step(650*ms, true, false)
+
+	// With an interval shorter than joinGap the interval rules alone.
+	short := NewKeyframeThrottle(20 * time.Millisecond)
+	if !short.AllowFirst(base) || short.AllowFirst(base+10*ms) || !short.AllowFirst(base+20*ms) {
+		t.Fatal("a short interval is not honoured for first-picture requests")
+	}
+}
