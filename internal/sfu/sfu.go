@@ -17,6 +17,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
@@ -39,7 +40,8 @@ type Config struct {
 // connection of a node.
 type SFU struct {
 	log     *slog.Logger
-	api     *webrtc.API
+	api     *webrtc.API // publishers' peer connections
+	subAPI  *webrtc.API // subscribers', which only send
 	udpAddr *net.UDPAddr
 	tcp     net.Listener
 	udpMux  ice.UDPMux
@@ -158,6 +160,18 @@ func New(cfg Config) (*SFU, error) {
 		return nil, err
 	}
 	s.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	// A subscriber's peer connection only sends media: it needs sender
+	// reports (for lip sync) and nothing that watches incoming media —
+	// NACK generation, receiver reports, transport-wide feedback — each of
+	// which is a goroutine and buffers per peer connection.
+	subReg := &interceptor.Registry{}
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	subReg.Add(sr)
+	s.subAPI = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(subReg), webrtc.WithSettingEngine(se))
 	return s, nil
 }
 
@@ -207,9 +221,31 @@ func (s *SFU) Stream(id string) (*Stream, bool) {
 	return st, ok
 }
 
-func (s *SFU) newPeerConnection() (*webrtc.PeerConnection, error) {
-	return s.api.NewPeerConnection(webrtc.Configuration{
+func (s *SFU) newPeerConnection(api *webrtc.API) (*webrtc.PeerConnection, error) {
+	return api.NewPeerConnection(webrtc.Configuration{
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
 		RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire,
 	})
+}
+
+// releaseTCP closes a peer connection's ICE-TCP connections once ICE has
+// chosen a UDP pair. Clients that try every transport (browsers, Pion)
+// open a TCP connection to each of the SFU's TCP candidates during the
+// checks; with UDP chosen, media never uses them, yet each would keep
+// goroutines and buffers for as long as the peer connection lives. An ICE
+// restart gathers new candidates, TCP ones included.
+func (s *SFU) releaseTCP(pc *webrtc.PeerConnection) {
+	if s.tcpMux == nil {
+		return
+	}
+	t := pc.SCTP().Transport().ICETransport()
+	pair, err := t.GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local.Protocol != webrtc.ICEProtocolUDP {
+		return
+	}
+	params, err := t.GetLocalParameters()
+	if err != nil || params.UsernameFragment == "" {
+		return
+	}
+	s.tcpMux.RemoveConnByUfrag(params.UsernameFragment)
 }

@@ -42,7 +42,7 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 	}
 	s.mu.Unlock()
 
-	pc, err := s.newPeerConnection()
+	pc, err := s.newPeerConnection(s.api)
 	if err != nil {
 		return nil, "", err
 	}
@@ -67,7 +67,10 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 	})
 	pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
 		s.log.Debug("sfu: publisher peer connection", "stream", id, "state", state.String())
-		if state == webrtc.PeerConnectionStateFailed {
+		switch state {
+		case webrtc.PeerConnectionStateConnected:
+			s.releaseTCP(pc)
+		case webrtc.PeerConnectionStateFailed:
 			st.end("networkDisconnected")
 		}
 	})

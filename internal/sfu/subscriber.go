@@ -40,7 +40,7 @@ func (s *SFU) Subscribe(ctx context.Context, id, streamID string, o SubscribeOpt
 	if !ok {
 		return nil, "", fmt.Errorf("sfu: stream %s not found", streamID)
 	}
-	pc, err := s.newPeerConnection()
+	pc, err := s.newPeerConnection(s.subAPI)
 	if err != nil {
 		return nil, "", err
 	}
@@ -76,6 +76,7 @@ func (s *SFU) Subscribe(ctx context.Context, id, streamID string, o SubscribeOpt
 			for _, d := range sub.downs {
 				d.setLive(true)
 			}
+			s.releaseTCP(pc)
 		case webrtc.PeerConnectionStateDisconnected:
 			for _, d := range sub.downs {
 				d.setLive(false)
