@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -18,24 +19,37 @@ type DownTrack struct {
 	id, streamID string
 	recv         *Receiver
 
-	mu           sync.Mutex
-	writer       webrtc.TrackLocalWriter
-	ssrc         uint32
-	pt           uint8
-	rw           Rewriter
-	tsOffset     uint32 // out minus source timestamp of the last packet
-	needKeyframe bool
-	hdr          rtp.Header
-	retx         [maxPacket]byte
-	retxPkt      rtp.Packet
+	mu       sync.Mutex
+	writer   webrtc.TrackLocalWriter
+	ssrc     uint32
+	pt       uint8
+	rw       Rewriter
+	tsOffset uint32 // out minus source timestamp of the last packet
+	hdr      rtp.Header
+	retx     [maxPacket]byte
+	retxPkt  rtp.Packet
+
+	// layer is the receiver's layer being forwarded: -1 while a video
+	// track waits for its first keyframe (after it went live or resumed).
+	// It changes under mu; reads outside it are a hint, checked again
+	// under mu. want is the layer the subscriber prefers.
+	layer atomic.Int32
+	want  atomic.Int32
 
 	paused, live          atomic.Bool
 	packets, bytes, nacks atomic.Uint64
-	retransmits           atomic.Uint64
+	retransmits, switches atomic.Uint64
 }
 
 func newDownTrack(recv *Receiver, streamID string) *DownTrack {
-	return &DownTrack{id: recv.kind.String(), streamID: streamID, recv: recv}
+	d := &DownTrack{id: recv.kind.String(), streamID: streamID, recv: recv}
+	d.want.Store(int32(recv.top()))
+	if recv.kind != webrtc.RTPCodecTypeVideo {
+		d.layer.Store(0) // audio never waits for a keyframe
+	} else {
+		d.layer.Store(-1)
+	}
+	return d
 }
 
 // ID implements webrtc.TrackLocal.
@@ -86,15 +100,48 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 // one. Video then starts on a fresh keyframe.
 func (d *DownTrack) setLive(live bool) {
 	if live {
-		d.mu.Lock()
-		d.needKeyframe = d.recv.kind == webrtc.RTPCodecTypeVideo
-		d.mu.Unlock()
+		d.waitKeyframe()
 	}
 	d.live.Store(live)
 	if live {
-		d.recv.requestFirstKeyframe()
+		d.requestFirstKeyframe(time.Now().UnixNano())
 	}
 }
+
+// waitKeyframe makes a video track wait for a keyframe before it sends
+// again.
+func (d *DownTrack) waitKeyframe() {
+	if d.recv.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	d.mu.Lock()
+	d.layer.Store(-1)
+	d.mu.Unlock()
+}
+
+// requestFirstKeyframe asks for a keyframe of the layer the track waits
+// for.
+func (d *DownTrack) requestFirstKeyframe(now int64) {
+	d.recv.requestKeyframe(d.recv.layerFor(int(d.want.Load()), now), true)
+}
+
+// SetLayer sets the simulcast layer the subscriber prefers (0 is the
+// lowest; anything above the best is the best). The track moves to it on
+// its next keyframe, asked for now; while that layer sends nothing, the
+// best lower one that does is forwarded instead.
+func (d *DownTrack) SetLayer(want int) {
+	want = min(max(want, 0), d.recv.top())
+	if d.want.Swap(int32(want)) == int32(want) || d.recv.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	if d.live.Load() && !d.paused.Load() {
+		d.requestFirstKeyframe(time.Now().UnixNano())
+	}
+}
+
+// Layer returns the layer being forwarded, or -1 while waiting for a
+// keyframe.
+func (d *DownTrack) Layer() int { return int(d.layer.Load()) }
 
 // Unbind implements webrtc.TrackLocal.
 func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
@@ -110,34 +157,53 @@ func (d *DownTrack) SetPaused(p bool) {
 	if d.paused.Swap(p) == p || p {
 		return
 	}
-	d.mu.Lock()
-	d.needKeyframe = d.recv.kind == webrtc.RTPCodecTypeVideo
-	d.mu.Unlock()
-	d.recv.requestFirstKeyframe()
+	d.waitKeyframe()
+	d.requestFirstKeyframe(time.Now().UnixNano())
 }
 
 // Packets counts the packets sent to the subscriber (retransmissions too).
 func (d *DownTrack) Packets() uint64 { return d.packets.Load() }
 
-// writeRTP forwards one packet from the receiver's read loop.
-func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool, arrival int64) {
+// writeRTP forwards one packet of a layer from the receiver's read loop.
+// Packets of other layers than the one forwarded are skipped, except a
+// keyframe of the layer the track should move to, which switches it.
+func (d *DownTrack) writeRTP(layer int, pkt *rtp.Packet, keyframe bool, arrival int64) {
 	if d.paused.Load() || !d.live.Load() {
 		return
+	}
+	target := -1
+	if cur := int(d.layer.Load()); d.recv.kind == webrtc.RTPCodecTypeVideo {
+		target = d.recv.layerFor(int(d.want.Load()), arrival)
+		if layer != cur && layer != target {
+			return
+		}
+		if layer != cur && !keyframe {
+			d.recv.requestKeyframe(target, true)
+			return
+		}
+		if layer == cur && cur != target {
+			// Still on the old layer: keep the picture going and ask
+			// for the keyframe to move on.
+			d.recv.requestKeyframe(target, true)
+		}
 	}
 	d.mu.Lock()
 	if d.writer == nil {
 		d.mu.Unlock()
 		return
 	}
-	if d.needKeyframe {
-		if !keyframe {
+	if cur := int(d.layer.Load()); layer != cur {
+		if layer != target || !keyframe {
+			// The track moved meanwhile: a straggler.
 			d.mu.Unlock()
-			d.recv.requestFirstKeyframe()
 			return
 		}
-		d.needKeyframe = false
-		// What was skipped while waiting is not loss: continue the
-		// numbering from here, as after a source change.
+		if cur >= 0 {
+			d.switches.Add(1)
+		}
+		d.layer.Store(int32(layer))
+		// What was skipped while waiting is not loss, and another layer
+		// is another source: continue the numbering from here.
 		d.rw.Switch(d.recv.codec.ClockRate)
 	}
 	seq, ts, ok := d.rw.Rewrite(pkt.SequenceNumber, pkt.Timestamp, arrival)
@@ -182,11 +248,15 @@ func (d *DownTrack) retransmit(seq uint16) {
 	if d.writer == nil {
 		return
 	}
+	layer := int(d.layer.Load())
+	if layer < 0 {
+		return
+	}
 	src, ok := d.rw.Reverse(seq)
 	if !ok {
 		return
 	}
-	n := d.recv.cache.get(src, d.retx[:])
+	n := d.recv.layers[layer].cache.get(src, d.retx[:])
 	if n == 0 || d.retxPkt.Unmarshal(d.retx[:n]) != nil {
 		return
 	}
@@ -209,7 +279,9 @@ func (d *DownTrack) rtcpLoop(sender *webrtc.RTPSender) {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.recv.RequestKeyframe()
+				if l := int(d.layer.Load()); l >= 0 {
+					d.recv.requestKeyframe(l, false)
+				}
 			case *rtcp.TransportLayerNack:
 				for _, pair := range p.Nacks {
 					for _, seq := range pair.PacketList() {

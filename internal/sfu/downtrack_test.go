@@ -36,8 +36,8 @@ func TestDownTrackStartsOnKeyframeAndAnswersNACKs(t *testing.T) {
 		if err := pkt.Unmarshal(raw); err != nil {
 			t.Fatal(err)
 		}
-		r.cache.put(seq, raw)
-		d.writeRTP(&pkt, IsKeyframe(CodecVP8, payload), time.Now().UnixNano())
+		r.layers[0].cache.put(seq, raw)
+		d.writeRTP(0, &pkt, IsKeyframe(CodecVP8, payload), time.Now().UnixNano())
 	}
 	send(10, false) // held back: no keyframe yet
 	send(11, true)

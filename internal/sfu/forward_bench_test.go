@@ -71,7 +71,7 @@ func BenchmarkForwardTapped(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		pkt.SequenceNumber = uint16(i)
 		pkt.Timestamp = uint32(i / 3 * 3000)
-		r.forward(&pkt, raw[:1112], false, time.Now().UnixNano())
+		r.forward(0, &pkt, raw[:1112], false, time.Now().UnixNano())
 	}
 	b.StopTimer()
 	close(queue)
@@ -93,7 +93,7 @@ func BenchmarkForward(b *testing.B) {
 			for i := 0; packets < b.N; i++ {
 				pkt.SequenceNumber = uint16(i)
 				pkt.Timestamp = uint32(i / 3 * 3000)
-				r.forward(&pkt, raw[:1112], false, time.Now().UnixNano())
+				r.forward(0, &pkt, raw[:1112], false, time.Now().UnixNano())
 				packets += n
 			}
 			b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "pkts/s")

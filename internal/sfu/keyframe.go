@@ -100,23 +100,31 @@ func IsKeyframe(c Codec, payload []byte) bool {
 // follows, whose inverse key frame bit P (bit 0 of its first byte, RFC 7741
 // section 4.3) is 0 for a key frame.
 func isVP8Keyframe(p []byte) bool {
+	i, ok := vp8Header(p)
+	return ok && p[i]&0x01 == 0
+}
+
+// vp8Header returns where the VP8 payload header starts in a packet that
+// starts a frame, skipping the payload descriptor; false for any other
+// packet, or one too short to hold the header's first byte.
+func vp8Header(p []byte) (int, bool) {
 	if len(p) < 1 {
-		return false
+		return 0, false
 	}
 	b := p[0]
 	if b&0x10 == 0 || b&0x07 != 0 {
-		return false // not the start of partition 0, so not of a frame
+		return 0, false // not the start of partition 0, so not of a frame
 	}
 	i := 1
 	if b&0x80 != 0 {
 		if len(p) <= i {
-			return false
+			return 0, false
 		}
 		x := p[i]
 		i++
 		if x&0x80 != 0 { // I: PictureID, 15 bits when M is set
 			if len(p) <= i {
-				return false
+				return 0, false
 			}
 			if p[i]&0x80 != 0 {
 				i++
@@ -130,7 +138,21 @@ func isVP8Keyframe(p []byte) bool {
 			i++
 		}
 	}
-	return len(p) > i && p[i]&0x01 == 0
+	return i, len(p) > i
+}
+
+// VP8KeyframeSize returns the picture size a VP8 keyframe's first packet
+// announces (RFC 6386 section 9.1: after the 3-byte frame tag, the start
+// code 9d 01 2a, then 14-bit width and height, little-endian, each under
+// 2 bits of scaling); false for any other packet.
+func VP8KeyframeSize(p []byte) (width, height int, ok bool) {
+	i, ok := vp8Header(p)
+	if !ok || p[i]&0x01 != 0 || len(p) < i+10 || p[i+3] != 0x9d || p[i+4] != 0x01 || p[i+5] != 0x2a {
+		return 0, 0, false
+	}
+	w := int(p[i+6]) | int(p[i+7])<<8
+	h := int(p[i+8]) | int(p[i+9])<<8
+	return w & 0x3fff, h & 0x3fff, true
 }
 
 // isVP9Keyframe parses the payload descriptor of RFC 9628 section 4.2,

@@ -185,7 +185,30 @@ func FuzzIsKeyframe(f *testing.F) {
 		if IsKeyframe(c, p) && !IsKeyframe(c, append(p, 0x00)) {
 			t.Fatalf("%v: % x is a keyframe, but not with a byte more", c, p)
 		}
+		if w, h, ok := VP8KeyframeSize(p); ok && (!IsKeyframe(CodecVP8, p) || w > 0x3fff || h > 0x3fff) {
+			t.Fatalf("% x: a size (%dx%d) for a packet that is no VP8 keyframe", p, w, h)
+		}
 	})
+}
+
+func TestVP8KeyframeSize(t *testing.T) {
+	// Descriptor with a 15-bit picture id, frame tag of a keyframe, start
+	// code, 1280 (0x500) and 720 (0x2d0) with scaling bits set on the
+	// width.
+	key := []byte{0x90, 0x80, 0x81, 0x23, 0x50, 0x2a, 0x01, 0x9d, 0x01, 0x2a, 0x00, 0x45, 0xd0, 0x02}
+	if w, h, ok := VP8KeyframeSize(key); !ok || w != 1280 || h != 720 {
+		t.Fatalf("got %dx%d %v, want 1280x720", w, h, ok)
+	}
+	for name, p := range map[string][]byte{
+		"inter frame":   {0x10, 0x51, 0x2a, 0x01, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0xd0, 0x02},
+		"bad start":     {0x10, 0x50, 0x2a, 0x01, 0x9d, 0x01, 0x2b, 0x00, 0x05, 0xd0, 0x02},
+		"truncated":     {0x10, 0x50, 0x2a, 0x01, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0xd0},
+		"not the start": {0x00, 0x50, 0x2a, 0x01, 0x9d, 0x01, 0x2a, 0x00, 0x05, 0xd0, 0x02},
+	} {
+		if _, _, ok := VP8KeyframeSize(p); ok {
+			t.Errorf("%s: a size was read", name)
+		}
+	}
 }
 
 func benchmarkIsKeyframe(b *testing.B, c Codec, payload []byte) {

@@ -18,6 +18,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
@@ -88,6 +89,13 @@ func NewMediaEngine() (*webrtc.MediaEngine, error) {
 			kind = webrtc.RTPCodecTypeAudio
 		}
 		if err := m.RegisterCodec(c, kind); err != nil {
+			return nil, err
+		}
+	}
+	// Simulcast layers are told apart by these header extensions: the
+	// transceiver (mid) and the layer (rid) of each packet.
+	for _, uri := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
 			return nil, err
 		}
 	}

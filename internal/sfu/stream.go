@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/pion/webrtc/v4"
@@ -53,16 +56,20 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 		st.mu.Lock()
 		r := st.receivers[track.Kind()]
 		closed := st.closed
-		if r != nil && !closed {
+		layer := -1
+		if r != nil {
+			layer = r.layerOf(track.RID())
+		}
+		if layer >= 0 && !closed {
 			st.loops.Add(1)
 		}
 		st.mu.Unlock()
-		if r == nil || closed {
+		if layer < 0 || closed {
 			return
 		}
 		go func() {
 			defer st.loops.Done()
-			r.readLoop(track)
+			r.readLoop(track, layer)
 		}()
 	})
 	pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
@@ -92,7 +99,7 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 		if _, dup := receivers[t.Kind()]; dup {
 			continue // a stream carries one track per kind; extra ones are ignored
 		}
-		r := newReceiver(t.Kind(), params.Codecs[0], pc)
+		r := newReceiver(t.Kind(), params.Codecs[0], pc, simulcastRIDs(pc, t)...)
 		r.batch = s.batch
 		receivers[t.Kind()] = r
 	}
@@ -171,6 +178,15 @@ func (st *Stream) Receiver(kind webrtc.RTPCodecType) *Receiver {
 	return st.receivers[kind]
 }
 
+// VideoLayers is how many simulcast layers the stream's video has: 1
+// without simulcast or without video.
+func (st *Stream) VideoLayers() int {
+	if r := st.Receiver(webrtc.RTPCodecTypeVideo); r != nil {
+		return r.Layers()
+	}
+	return 1
+}
+
 // Done is closed when the stream has ended.
 func (st *Stream) Done() <-chan struct{} { return st.done }
 
@@ -224,4 +240,55 @@ func (st *Stream) close(reason string, notify bool) {
 	if notify && st.onClose != nil {
 		st.onClose(reason)
 	}
+}
+
+// simulcastRIDs returns the RIDs of the simulcast layers a transceiver
+// receives, lowest quality first, or none without simulcast. The offer
+// lists them (a=rid) in the publisher's order, which by convention goes
+// from the lowest layer up; the usual names are put in their order
+// whatever the listing: q, h, f (quarter, half, full) and numbers.
+func simulcastRIDs(pc *webrtc.PeerConnection, t *webrtc.RTPTransceiver) []string {
+	desc := pc.RemoteDescription()
+	if desc == nil || t.Kind() != webrtc.RTPCodecTypeVideo {
+		return nil
+	}
+	parsed, err := desc.Unmarshal()
+	if err != nil {
+		return nil
+	}
+	for _, m := range parsed.MediaDescriptions {
+		if mid, _ := m.Attribute("mid"); mid != t.Mid() {
+			continue
+		}
+		var rids []string
+		for _, a := range m.Attributes {
+			if a.Key != "rid" {
+				continue
+			}
+			id, dir, _ := strings.Cut(a.Value, " ")
+			if strings.HasPrefix(dir, "send") && id != "" && !slices.Contains(rids, id) {
+				rids = append(rids, id)
+			}
+		}
+		if len(rids) < 2 {
+			return rids
+		}
+		rank := func(id string) int {
+			if i := strings.Index("qhf", id); len(id) == 1 && i >= 0 {
+				return i
+			}
+			if n, err := strconv.Atoi(id); err == nil && n >= 0 {
+				return n
+			}
+			return -1
+		}
+		for _, id := range rids {
+			if rank(id) < 0 {
+				return rids // unknown names: the publisher's order
+			}
+		}
+		slices.SortStableFunc(rids, func(a, b string) int { return rank(a) - rank(b) })
+		return rids
+	}
+	return nil
 }

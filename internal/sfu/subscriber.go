@@ -31,6 +31,9 @@ type SubscribeOptions struct {
 	// own: "streamDestroyed" when the stream went away,
 	// "networkDisconnected" when ICE failed.
 	OnClose func(reason string)
+	// VideoLayer is the simulcast layer to start on (0 the lowest; beyond
+	// the best, the best).
+	VideoLayer int
 }
 
 // Subscribe starts sending stream streamID to a client and returns the
@@ -57,6 +60,7 @@ func (s *SFU) Subscribe(ctx context.Context, id, streamID string, o SubscribeOpt
 			continue
 		}
 		d := newDownTrack(r, streamID)
+		d.want.Store(int32(min(max(o.VideoLayer, 0), r.top())))
 		d.SetPaused(kind == webrtc.RTPCodecTypeAudio && !o.Audio || kind == webrtc.RTPCodecTypeVideo && !o.Video)
 		t, err := pc.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
@@ -159,6 +163,23 @@ func (sub *Subscriber) SetMedia(audio, video bool) {
 		d.SetPaused(d.Kind() == webrtc.RTPCodecTypeAudio && !audio || d.Kind() == webrtc.RTPCodecTypeVideo && !video)
 	}
 }
+
+// SetVideoLayer sets the simulcast layer the subscriber prefers (see
+// DownTrack.SetLayer).
+func (sub *Subscriber) SetVideoLayer(layer int) {
+	for _, d := range sub.downs {
+		if d.recv.kind == webrtc.RTPCodecTypeVideo {
+			d.SetLayer(layer)
+		}
+	}
+}
+
+// VideoLayers is how many simulcast layers the subscribed stream's video
+// has (1 without simulcast or video).
+func (sub *Subscriber) VideoLayers() int { return sub.stream.VideoLayers() }
+
+// StreamID is the id of the subscribed stream.
+func (sub *Subscriber) StreamID() string { return sub.stream.ID }
 
 // DownTracks returns the subscription's tracks.
 func (sub *Subscriber) DownTracks() []*DownTrack { return sub.downs }

@@ -12,7 +12,7 @@ func TestTapSeesPacketsAfterSubscribers(t *testing.T) {
 	raw := make([]byte, 200)
 	send := func(seq uint16, key bool) {
 		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 42, SequenceNumber: seq}, Payload: raw[12:]}
-		r.forward(&pkt, raw, key, time.Now().UnixNano())
+		r.forward(0, &pkt, raw, key, time.Now().UnixNano())
 	}
 
 	type seen struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -62,6 +63,18 @@ func (c *conn) handle(ctx context.Context, req *Request) {
 			return
 		}
 		sub.SetMedia(req.Audio == nil || *req.Audio, req.Video == nil || *req.Video)
+		c.reply(Message{Type: "reply", ID: req.ID, SubscriberID: req.SubscriberID})
+	case "setPreferredResolution":
+		sub := c.subscriber(req.SubscriberID)
+		if sub == nil {
+			c.errorMsg(req.ID, 404, "unknown subscriber %q", req.SubscriberID)
+			return
+		}
+		if err := validResolution(req.PreferredResolution); err != nil {
+			c.errorMsg(req.ID, 400, "%v", err)
+			return
+		}
+		sub.SetVideoLayer(c.layerFor(sub.StreamID(), sub.VideoLayers(), req.PreferredResolution))
 		c.reply(Message{Type: "reply", ID: req.ID, SubscriberID: req.SubscriberID})
 	case "relay":
 		c.forwardRelay(req)
@@ -219,12 +232,21 @@ func (c *conn) subscribe(ctx context.Context, req *Request) {
 		c.subscribeRelayed(req)
 		return
 	}
+	if err := validResolution(req.PreferredResolution); err != nil {
+		c.errorMsg(req.ID, 400, "%v", err)
+		return
+	}
 	id := newID()
 	nctx, cancel := context.WithTimeout(ctx, negotiateTimeout)
 	defer cancel()
+	layers := 1
+	if st, ok := c.srv.SFU.Stream(req.StreamID); ok {
+		layers = st.VideoLayers()
+	}
 	sub, offer, err := c.srv.SFU.Subscribe(nctx, id, req.StreamID, sfu.SubscribeOptions{
-		Audio: req.Audio == nil || *req.Audio,
-		Video: req.Video == nil || *req.Video,
+		Audio:      req.Audio == nil || *req.Audio,
+		Video:      req.Video == nil || *req.Video,
+		VideoLayer: c.layerFor(req.StreamID, layers, req.PreferredResolution),
 		OnClose: func(reason string) {
 			c.mu.Lock()
 			delete(c.subscribers, id)
@@ -306,4 +328,44 @@ func (c *conn) candidate(req *Request) {
 	if req.ID != 0 {
 		c.reply(Message{Type: "reply", ID: req.ID})
 	}
+}
+
+// maxDimension bounds a preferred width or height: far beyond any video.
+const maxDimension = 16384
+
+func validResolution(d *Dimensions) error {
+	if d == nil {
+		return nil
+	}
+	if d.Width < 0 || d.Height < 0 || d.Width > maxDimension || d.Height > maxDimension {
+		return fmt.Errorf("preferredResolution %dx%d: want sizes from 0 to %d", d.Width, d.Height, maxDimension)
+	}
+	return nil
+}
+
+// layerFor picks the simulcast layer of a stream for a preferred
+// resolution: the best one no larger than it. Layers are taken to halve
+// the size from one to the next down from the stream's announced video
+// dimensions, as publishers send them (browsers' scaleResolutionDownBy 4,
+// 2, 1). No preference, or a zero size, means the best layer.
+func (c *conn) layerFor(streamID string, layers int, want *Dimensions) int {
+	top := layers - 1
+	if want == nil || (want.Width == 0 && want.Height == 0) || layers <= 1 {
+		return top
+	}
+	st, ok := c.sess.Stream(streamID)
+	if !ok || st.VideoDimensions.Width <= 0 || st.VideoDimensions.Height <= 0 {
+		return top
+	}
+	w, h := st.VideoDimensions.Width, st.VideoDimensions.Height
+	for l := top; l > 0; l-- {
+		// A tenth of slack: 640x360 asked of a 1280x720 stream is its
+		// half layer even when the encoder rounded it to 640x368.
+		fits := (want.Width == 0 || w*10 <= want.Width*11) && (want.Height == 0 || h*10 <= want.Height*11)
+		if fits {
+			return l
+		}
+		w, h = w/2, h/2
+	}
+	return 0
 }

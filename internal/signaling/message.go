@@ -47,6 +47,9 @@ type Request struct {
 	// subscribe, setMedia
 	Audio *bool `json:"audio,omitempty"`
 	Video *bool `json:"video,omitempty"`
+	// subscribe, setPreferredResolution: the largest video the subscriber
+	// wants of a simulcast stream (absent: the best layer).
+	PreferredResolution *Dimensions `json:"preferredResolution,omitempty"`
 	// answer, setMedia, unsubscribe, restartIce
 	SubscriberID string `json:"subscriberId,omitempty"`
 	SDP          string `json:"sdp,omitempty"`
@@ -101,7 +104,7 @@ type Candidate struct {
 var requestTypes = map[string]bool{
 	"connect": true, "resume": true, "disconnect": true, "ping": true,
 	"publish": true, "unpublish": true, "updateStream": true,
-	"subscribe": true, "answer": true, "setMedia": true, "unsubscribe": true, "restartIce": true,
+	"subscribe": true, "answer": true, "setMedia": true, "setPreferredResolution": true, "unsubscribe": true, "restartIce": true,
 	"candidate": true, "relay": true, "signal": true,
 	"forceDisconnect": true, "forceUnpublish": true, "forceMuteStream": true, "forceMuteAll": true, "disableForceMute": true,
 }

@@ -49,6 +49,13 @@ type PublishOptions struct {
 	VideoFile string
 	AudioFile string
 
+	// SimulcastFiles publishes the video as simulcast layers instead of
+	// one encoding: one file per layer (all of one codec), lowest quality
+	// first, each played and looped like VideoFile. The layers' RIDs are
+	// q, h and f for three, 0, 1, … otherwise. Width and Height announce
+	// the best layer.
+	SimulcastFiles []string
+
 	// The offer lists the video file's codec first, as a browser's does
 	// after setCodecPreferences. DefaultCodecOrder leaves the client's
 	// usual order (VP8 first) instead, as Pion and other non-browser
@@ -122,6 +129,9 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 	if o.PacketBytes == 0 {
 		o.PacketBytes = 1100
 	}
+	if len(o.SimulcastFiles) > 0 {
+		return c.publishSimulcast(ctx, o)
+	}
 	pc, err := c.api.NewPeerConnection(c.peerConfig())
 	if err != nil {
 		return nil, err
@@ -155,13 +165,7 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 		}
 	}
 	if o.Audio {
-		cp := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
-		if o.AudioFile != "" {
-			audioTrack, err = webrtc.NewTrackLocalStaticSample(cp, "audio", "parley")
-		} else {
-			audioTrack, err = webrtc.NewTrackLocalStaticRTP(cp, "audio", "parley")
-		}
-		if err != nil {
+		if audioTrack, err = newAudioTrack(o); err != nil {
 			pc.Close()
 			return nil, err
 		}
@@ -176,14 +180,10 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 			return nil, err
 		}
 		if enc := sender.GetParameters().Encodings; len(enc) > 0 {
-			ssrc := uint32(enc[0].SSRC)
-			c.mu.Lock()
-			c.sinks[ssrc] = sendSink{packets: &p.SentPackets, bytes: &p.SentBytes, log: p.Sent}
-			c.mu.Unlock()
-			p.ssrcs = append(p.ssrcs, ssrc)
+			p.countSends(uint32(enc[0].SSRC))
 		}
 		p.wg.Add(1)
-		go p.readRTCP(sender)
+		go p.readRTCP(sender, "", &p.forceKey)
 		if t == videoTrack && video != nil && !o.DefaultCodecOrder {
 			if err := preferCodec(pc, sender, video.mimeType()); err != nil {
 				p.close()
@@ -192,15 +192,72 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 		}
 	}
 
+	if err := p.negotiate(ctx, o); err != nil {
+		return nil, err
+	}
+
+	if s, ok := videoTrack.(*webrtc.TrackLocalStaticRTP); ok {
+		p.wg.Add(1)
+		go p.synthVideo(s, o)
+	}
+
+	if s, ok := videoTrack.(*webrtc.TrackLocalStaticSample); ok {
+		p.wg.Add(1)
+		p.VideoStart = time.Now()
+		go p.playVideo(s, video, p.VideoStart, o.KeyframeOnRequest, &p.forceKey)
+		video = nil
+	}
+	p.startAudio(audioTrack, o)
+	return p, nil
+}
+
+// newAudioTrack makes the audio track of o: an Ogg file's, or synthetic.
+func newAudioTrack(o PublishOptions) (webrtc.TrackLocal, error) {
+	cp := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+	if o.AudioFile != "" {
+		return webrtc.NewTrackLocalStaticSample(cp, "audio", "parley")
+	}
+	return webrtc.NewTrackLocalStaticRTP(cp, "audio", "parley")
+}
+
+// startAudio starts the source of the audio track, if any.
+func (p *Publisher) startAudio(t webrtc.TrackLocal, o PublishOptions) {
+	switch t := t.(type) {
+	case *webrtc.TrackLocalStaticRTP:
+		p.wg.Add(1)
+		go p.synthAudio(t)
+	case *webrtc.TrackLocalStaticSample:
+		p.wg.Add(1)
+		go p.playOgg(t, o.AudioFile)
+	}
+}
+
+// countSends counts the packets leaving with that SSRC as the
+// publisher's (and logs them in its send log).
+func (p *Publisher) countSends(ssrc uint32) { p.countLayerSends(ssrc, "", nil) }
+
+// countLayerSends is countSends for a simulcast layer, whose packets get
+// its RID and the media id mid returns.
+func (p *Publisher) countLayerSends(ssrc uint32, rid string, mid func() string) {
+	p.client.mu.Lock()
+	p.client.sinks[ssrc] = sendSink{packets: &p.SentPackets, bytes: &p.SentBytes, log: p.Sent, rid: rid, mid: mid}
+	p.client.mu.Unlock()
+	p.ssrcs = append(p.ssrcs, ssrc)
+}
+
+// negotiate offers the publisher's peer connection to the SFU and applies
+// its answer; on failure the publisher is closed.
+func (p *Publisher) negotiate(ctx context.Context, o PublishOptions) error {
+	c, pc := p.client, p.pc
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
 		p.close()
-		return nil, err
+		return err
 	}
 	gathered := webrtc.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(offer); err != nil {
 		p.close()
-		return nil, err
+		return err
 	}
 	<-gathered
 	vt := o.VideoType
@@ -214,7 +271,7 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 	m, err := c.request(ctx, signaling.Request{Type: "publish", Stream: spec, Offer: pc.LocalDescription().SDP})
 	if err != nil {
 		p.close()
-		return nil, err
+		return err
 	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.Answer}); err != nil {
 		// The others have been told of the stream already (an answer
@@ -222,32 +279,14 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 		// them a stream that never plays.
 		_, _ = c.request(ctx, signaling.Request{Type: "unpublish", StreamID: m.StreamID})
 		p.close()
-		return nil, err
+		return err
 	}
 	p.StreamID = m.StreamID
 	c.mu.Lock()
 	c.pubs[p.StreamID] = p
 	c.mu.Unlock()
 
-	if s, ok := videoTrack.(*webrtc.TrackLocalStaticRTP); ok {
-		p.wg.Add(1)
-		go p.synthVideo(s, o)
-	}
-	if s, ok := audioTrack.(*webrtc.TrackLocalStaticRTP); ok {
-		p.wg.Add(1)
-		go p.synthAudio(s)
-	}
-	if s, ok := videoTrack.(*webrtc.TrackLocalStaticSample); ok {
-		p.wg.Add(1)
-		p.VideoStart = time.Now()
-		go p.playVideo(s, video, p.VideoStart, o.KeyframeOnRequest)
-		video = nil
-	}
-	if s, ok := audioTrack.(*webrtc.TrackLocalStaticSample); ok {
-		p.wg.Add(1)
-		go p.playOgg(s, o.AudioFile)
-	}
-	return p, nil
+	return nil
 }
 
 // preferCodec moves mime to the front of the codecs sender's transceiver
@@ -304,10 +343,20 @@ func (p *Publisher) close() {
 	p.wg.Wait()
 }
 
-func (p *Publisher) readRTCP(sender *webrtc.RTPSender) {
+// readRTCP reads the feedback of one encoding of a sender (rid "" for a
+// sender of one encoding): a keyframe request sets forceKey.
+func (p *Publisher) readRTCP(sender *webrtc.RTPSender, rid string, forceKey *atomic.Bool) {
 	defer p.wg.Done()
 	for {
-		pkts, _, err := sender.ReadRTCP()
+		var (
+			pkts []rtcp.Packet
+			err  error
+		)
+		if rid == "" {
+			pkts, _, err = sender.ReadRTCP()
+		} else {
+			pkts, _, err = sender.ReadSimulcastRTCP(rid)
+		}
 		if err != nil {
 			return
 		}
@@ -315,7 +364,7 @@ func (p *Publisher) readRTCP(sender *webrtc.RTPSender) {
 			switch pkt.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				p.KeyframeRequests.Add(1)
-				p.forceKey.Store(true)
+				forceKey.Store(true)
 			}
 		}
 	}
@@ -418,7 +467,7 @@ func (p *Publisher) synthAudio(t *webrtc.TrackLocalStaticRTP) {
 // each write, so the stream does not drift slower than the file; after a
 // long stall (a loaded machine) it starts afresh instead of bursting to
 // catch up.
-func (p *Publisher) playVideo(t *webrtc.TrackLocalStaticSample, v videoFile, start time.Time, keyOnRequest bool) {
+func (p *Publisher) playVideo(t *webrtc.TrackLocalStaticSample, v videoFile, start time.Time, keyOnRequest bool, forceKey *atomic.Bool) {
 	defer p.wg.Done()
 	defer v.Close()
 	timer := time.NewTimer(0)
@@ -431,7 +480,7 @@ func (p *Publisher) playVideo(t *webrtc.TrackLocalStaticSample, v videoFile, sta
 		case <-timer.C:
 		}
 		frame, d, key, err := v.next()
-		if keyOnRequest && p.forceKey.Swap(false) {
+		if keyOnRequest && forceKey.Swap(false) {
 			// Bounded: a file whose only keyframe is its first frame
 			// gets there after one pass.
 			for i := 0; err == nil && !key && i < maxKeyframeSkip; i++ {

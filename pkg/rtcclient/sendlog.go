@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 )
 
 // SendLog remembers when a publisher sent each of its recent packets, by
@@ -81,6 +82,12 @@ func (l *SendLog) SentAt(payload []byte) (time.Time, bool) {
 type sendSink struct {
 	packets, bytes *atomic.Uint64
 	log            *SendLog
+	// rid names the simulcast layer the SSRC carries ("" without
+	// simulcast); mid returns its transceiver's media id once negotiated.
+	// Both go into every packet's header extensions, by which the
+	// receiver tells the layers apart.
+	rid string
+	mid func() string
 }
 
 // sendCounter is an interceptor that sees every RTP packet a client's
@@ -106,7 +113,24 @@ func (s *sendCounter) BindLocalStream(info *interceptor.StreamInfo, w intercepto
 	if !ok {
 		return w
 	}
+	var midID, ridID uint8
+	var mid, rid []byte
+	if sink.rid != "" {
+		for _, e := range info.RTPHeaderExtensions {
+			switch e.URI {
+			case sdp.SDESMidURI:
+				midID = uint8(e.ID)
+			case sdp.SDESRTPStreamIDURI:
+				ridID = uint8(e.ID)
+			}
+		}
+		mid, rid = []byte(sink.mid()), []byte(sink.rid)
+	}
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		if midID != 0 && ridID != 0 {
+			_ = h.SetExtension(midID, mid)
+			_ = h.SetExtension(ridID, rid)
+		}
 		// Logged before the write: on loopback the forwarded copy can
 		// reach a subscriber before the write returns.
 		if sink.log != nil {

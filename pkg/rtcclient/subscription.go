@@ -30,6 +30,10 @@ type SubscribeOptions struct {
 	// with many tracks can fold them into its own bounded summary. It is
 	// called on the track's reading goroutine: it must be quick.
 	OnDelay func(video bool, d time.Duration)
+
+	// PreferredWidth and PreferredHeight ask for the best simulcast layer
+	// no larger than that (0: any); see Subscription.SetPreferredResolution.
+	PreferredWidth, PreferredHeight int
 }
 
 // Subscription receives one stream and counts what arrives.
@@ -49,7 +53,8 @@ type Subscription struct {
 // are updated as packets arrive.
 type TrackStats struct {
 	packets, bytes, rtpBytes, frames, keyframes atomic.Uint64
-	firstPacket, firstKeyframe                  atomic.Int64 // unix nanos
+	firstPacket, firstKeyframe                  atomic.Int64  // unix nanos
+	size                                        atomic.Uint32 // width<<16 | height of the last VP8 keyframe
 	mu                                          sync.Mutex
 	haveSeq                                     bool
 	highest                                     uint16
@@ -92,6 +97,13 @@ func (t *TrackStats) Frames() uint64 { return t.frames.Load() }
 
 // Keyframes received.
 func (t *TrackStats) Keyframes() uint64 { return t.keyframes.Load() }
+
+// KeyframeSize is the picture size of the last VP8 keyframe received
+// (0x0 before one, or for other codecs).
+func (t *TrackStats) KeyframeSize() (width, height int) {
+	v := t.size.Load()
+	return int(v >> 16), int(v & 0xffff)
+}
 
 // FirstPacket is when the first packet arrived (zero if none yet).
 func (t *TrackStats) FirstPacket() time.Time { return unixTime(t.firstPacket.Load()) }
@@ -147,6 +159,9 @@ func (t *TrackStats) record(pkt *rtp.Packet, size int, c sfu.Codec, video bool, 
 		if sfu.IsKeyframe(c, pkt.Payload) {
 			t.keyframes.Add(1)
 			t.firstKeyframe.CompareAndSwap(0, now.UnixNano())
+			if w, h, ok := sfu.VP8KeyframeSize(pkt.Payload); ok && c == sfu.CodecVP8 {
+				t.size.Store(uint32(w)<<16 | uint32(h))
+			}
 		}
 	}
 	// The send time: carried by a synthetic payload, or else found in
@@ -202,7 +217,11 @@ func (t *TrackStats) updateJitter(ts uint32, arrival int64) {
 // Subscribe subscribes to a stream and starts counting its packets.
 func (c *Client) Subscribe(ctx context.Context, streamID string, o SubscribeOptions) (*Subscription, error) {
 	audio, video := !o.NoAudio, !o.NoVideo
-	m, err := c.request(ctx, signaling.Request{Type: "subscribe", StreamID: streamID, Audio: &audio, Video: &video})
+	req := signaling.Request{Type: "subscribe", StreamID: streamID, Audio: &audio, Video: &video}
+	if o.PreferredWidth != 0 || o.PreferredHeight != 0 {
+		req.PreferredResolution = &signaling.Dimensions{Width: o.PreferredWidth, Height: o.PreferredHeight}
+	}
+	m, err := c.request(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -283,4 +302,13 @@ func (s *Subscription) PeerConnection() *webrtc.PeerConnection { return s.pc }
 func (s *Subscription) close() {
 	s.once.Do(func() { s.pc.Close() })
 	s.wg.Wait()
+}
+
+// SetPreferredResolution asks for the best simulcast layer of the stream
+// no larger than width x height (0 for either: any); 0x0 asks for the
+// best layer.
+func (s *Subscription) SetPreferredResolution(ctx context.Context, width, height int) error {
+	_, err := s.client.request(ctx, signaling.Request{Type: "setPreferredResolution", SubscriberID: s.ID,
+		PreferredResolution: &signaling.Dimensions{Width: width, Height: height}})
+	return err
 }
