@@ -183,7 +183,7 @@ func TestKeyframeThrottleFirstPicture(t *testing.T) {
 	step(0, true, true)
 	step(50*ms, true, false) // the keyframe is still on its way
 	th.Keyframe(base + 40*ms)
-	step(60*ms, true, false)  // answered, but within joinGap
+	step(60*ms, true, false)   // answered, but within joinGap
 	step(100*ms, false, false) // an ordinary request waits the interval
 	step(100*ms, true, true)   // answered, joinGap passed
 	step(250*ms, true, false)  // no keyframe since the request at 100 ms
