@@ -39,7 +39,8 @@ func loadtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	audioFile := fs.String("audio-file", "", "play this Ogg Opus file instead of making a clip (one packet per page)")
 	clipDir := fs.String("clip-dir", "", "keep the clips in this folder and play them again in later runs with the same settings")
 	synthetic := fs.Bool("synthetic", false, "send synthetic VP8- and Opus-shaped packets instead of clips (no ffmpeg needed)")
-	simulcast := fs.Bool("simulcast", false, "publish simulcast layers (not supported yet: the run is refused)")
+	simulcast := fs.Bool("simulcast", false, "publish each video as three simulcast layers (quarter, half and full size at 10, 30 and 100 % of --bitrate)")
+	pick := fs.String("simulcast-pick", "spread", "with --simulcast, the layer subscribers ask for: spread (subscriber i takes layer i mod 3), best or lowest")
 	serverPID := fs.Int("server-pid", 0, "process id of a server on this machine: report its CPU and memory from /proc")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	chart := fs.String("chart", "", "draw packets/s, loss, delay (and server CPU) over time into this file, an SVG or PNG image by its extension: .svg or .png")
@@ -67,13 +68,9 @@ func loadtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		Sessions: *sessions, VideoPublishers: *video, AudioPublishers: *audio, Subscribers: *subs, WithAudio: *withAudio,
 		Duration: *duration, JoinRate: *joinRate, JoinTimeout: *joinTimeout,
 		Codec: strings.ToLower(*codec), Width: *width, Height: *height, Bitrate: *bitrate, FPS: *fps, GOP: *gop,
-		VideoFile: *videoFile, AudioFile: *audioFile, ClipDir: *clipDir, Synthetic: *synthetic, Simulcast: *simulcast,
+		VideoFile: *videoFile, AudioFile: *audioFile, ClipDir: *clipDir, Synthetic: *synthetic, Simulcast: *simulcast, SimulcastPick: *pick,
 		ServerPID: *serverPID,
 		Progress:  stderr, Terminal: isTerminal(stderr),
-	}
-	if *simulcast {
-		// Said before any credential is looked for: nothing else matters.
-		return loadtest.ErrSimulcastUnsupported
 	}
 	c, err := cf.client(ctx)
 	if err != nil {

@@ -57,9 +57,13 @@ type Plan struct {
 	// same settings is played again from there (default: a temporary
 	// folder, removed at the end).
 	ClipDir string
-	// Simulcast asks for simulcast publishers: refused, see
-	// ErrSimulcastUnsupported.
-	Simulcast bool
+	// Simulcast publishes each video as three simulcast layers, made as
+	// clips: a quarter, half and the whole of Width x Height, at 10 %,
+	// 30 % and 100 % of Bitrate. SimulcastPick says which layer the
+	// subscribers ask for: "spread" (default: subscriber i asks for layer
+	// i mod 3, lowest first), "best" or "lowest".
+	Simulcast     bool
+	SimulcastPick string
 
 	// ServerPID is the process id of a server on this machine: its CPU
 	// time and memory are sampled from /proc during the run.
@@ -73,11 +77,16 @@ type Plan struct {
 	Terminal bool
 }
 
-// ErrSimulcastUnsupported is the answer to Plan.Simulcast: the SFU
-// forwards one encoding per video track and pkg/rtcclient publishes one,
-// so there are no layers to switch between yet. Rather than run a plain
-// test under a simulcast label, the run does not start.
-var ErrSimulcastUnsupported = errors.New("loadtest: simulcast is not supported yet: Parley's SFU forwards one encoding per video track and pkg/rtcclient publishes one; run without --simulcast")
+// simulcastLayers are the layers of a simulcast publisher, lowest first:
+// how much smaller than the plan's size each is, and its share of the
+// plan's bitrate (what browsers send for three layers).
+var simulcastLayers = []struct {
+	scale int
+	share float64
+}{{4, 0.1}, {2, 0.3}, {1, 1}}
+
+// simulcastPicks are the values of Plan.SimulcastPick.
+var simulcastPicks = []string{"spread", "best", "lowest"}
 
 func (p *Plan) defaults() {
 	if p.Sessions <= 0 {
@@ -110,11 +119,20 @@ func (p *Plan) defaults() {
 	if p.GOP <= 0 {
 		p.GOP = 2 * time.Second
 	}
+	if p.SimulcastPick == "" {
+		p.SimulcastPick = "spread"
+	}
 }
 
 func (p *Plan) check() error {
-	if p.Simulcast {
-		return ErrSimulcastUnsupported
+	if p.Simulcast && (p.Synthetic || p.VideoFile != "") {
+		return errors.New("loadtest: simulcast layers are clips made with ffmpeg: drop --synthetic and --video-file")
+	}
+	if p.Simulcast && (p.Width%8 != 0 || p.Height%8 != 0) {
+		return fmt.Errorf("loadtest: simulcast of %dx%d: width and height must be multiples of 8, for a quarter-size layer of even size", p.Width, p.Height)
+	}
+	if !slices.Contains(simulcastPicks, p.SimulcastPick) {
+		return fmt.Errorf("loadtest: simulcast pick %q: want spread, best or lowest", p.SimulcastPick)
 	}
 	if _, ok := codecs[p.Codec]; !ok {
 		return fmt.Errorf("loadtest: unknown codec %q (vp8, vp9 or h264)", p.Codec)
@@ -206,7 +224,10 @@ func Run(ctx context.Context, plan Plan) (Report, error) {
 	r := &run{plan: plan, start: time.Now(), out: &progress{w: plan.Progress, tty: plan.Terminal}}
 	rep := Report{Sessions: plan.Sessions, Clients: r.clients(),
 		VideoPublishers: plan.VideoPublishers, AudioPublishers: plan.AudioPublishers, Subscribers: plan.Subscribers,
-		Codec: plan.Codec, Simulcast: false}
+		Codec: plan.Codec, Simulcast: plan.Simulcast}
+	if plan.Simulcast {
+		rep.SimulcastPick = plan.SimulcastPick
+	}
 
 	m, err := prepareMedia(ctx, &r.plan, r.out.note)
 	if err != nil {
@@ -262,8 +283,9 @@ func Run(ctx context.Context, plan Plan) (Report, error) {
 
 	var subJobs []func(context.Context)
 	for si, sid := range sessions {
-		for range plan.Subscribers {
-			subJobs = append(subJobs, func(ctx context.Context) { r.joinSubscriber(ctx, sid, streams[si]) })
+		for i := range plan.Subscribers {
+			w, h := r.preferred(i)
+			subJobs = append(subJobs, func(ctx context.Context) { r.joinSubscriber(ctx, sid, streams[si], w, h) })
 		}
 	}
 	r.paced(ctx, subJobs)
@@ -289,7 +311,25 @@ func (r *run) publishOptions(name string, video bool) rtcclient.PublishOptions {
 	}
 	return rtcclient.PublishOptions{Name: name, Video: true, Audio: p.WithAudio,
 		Width: p.Width, Height: p.Height, FPS: p.FPS, Bitrate: p.Bitrate, GOP: p.GOP,
-		VideoFile: m.videoFile, AudioFile: m.audioFile, KeyframeOnRequest: true, LogSends: !m.synthetic}
+		VideoFile: m.videoFile, SimulcastFiles: m.layerFiles, AudioFile: m.audioFile,
+		KeyframeOnRequest: true, LogSends: !m.synthetic}
+}
+
+// preferred is the size subscriber i of a session asks for: none without
+// simulcast, else that of its layer.
+func (r *run) preferred(i int) (width, height int) {
+	p := r.plan
+	if !p.Simulcast {
+		return 0, 0
+	}
+	layer := len(simulcastLayers) - 1
+	switch p.SimulcastPick {
+	case "spread":
+		layer = i % len(simulcastLayers)
+	case "lowest":
+		layer = 0
+	}
+	return p.Width / simulcastLayers[layer].scale, p.Height / simulcastLayers[layer].scale
 }
 
 // paced runs jobs at the join rate, each in its own goroutine with the
@@ -371,7 +411,7 @@ func (r *run) joinPublisher(ctx context.Context, sid string, o rtcclient.Publish
 // joinSubscriber connects one client and subscribes to every stream of
 // its session at once, as a page does when the streams' streamCreated
 // events arrive together.
-func (r *run) joinSubscriber(ctx context.Context, sid string, pubs []*rtcclient.Publisher) {
+func (r *run) joinSubscriber(ctx context.Context, sid string, pubs []*rtcclient.Publisher, width, height int) {
 	m, err := r.connect(ctx, sid, opentok.RoleSubscriber)
 	if err != nil {
 		r.fail(fmt.Errorf("subscriber connect: %w", err))
@@ -384,7 +424,8 @@ func (r *run) joinSubscriber(ctx context.Context, sid string, pubs []*rtcclient.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := m.client.Subscribe(ctx, p.StreamID, rtcclient.SubscribeOptions{Sent: p.Sent, OnDelay: r.addDelay})
+			s, err := m.client.Subscribe(ctx, p.StreamID, rtcclient.SubscribeOptions{Sent: p.Sent, OnDelay: r.addDelay,
+				PreferredWidth: width, PreferredHeight: height})
 			if err != nil {
 				failed.Store(true)
 				r.fail(fmt.Errorf("subscribe to %s: %w", p.StreamID, err))

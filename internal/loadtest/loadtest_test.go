@@ -3,10 +3,11 @@ package loadtest
 import (
 	"bytes"
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,10 @@ func TestPlanCheck(t *testing.T) {
 		want string // in the error; "" for none
 	}{
 		{"defaults", Plan{}, ""},
-		{"simulcast", Plan{Simulcast: true}, "simulcast is not supported"},
+		{"simulcast", Plan{Simulcast: true, Width: 1280, Height: 720}, ""},
+		{"simulcast synthetic", Plan{Simulcast: true, Synthetic: true}, "drop --synthetic"},
+		{"simulcast odd size", Plan{Simulcast: true, Width: 644, Height: 480}, "multiples of 8"},
+		{"simulcast pick", Plan{Simulcast: true, SimulcastPick: "middle"}, "want spread, best or lowest"},
 		{"codec", Plan{Codec: "av2"}, "unknown codec"},
 		{"synthetic h264", Plan{Codec: "h264", Synthetic: true}, "VP8-shaped only"},
 		{"synthetic and file", Plan{Synthetic: true, VideoFile: "x.ivf"}, "exclude each other"},
@@ -109,9 +113,34 @@ func TestPlanCheck(t *testing.T) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
-	// Run refuses the plan before doing anything.
-	if _, err := Run(context.Background(), Plan{Simulcast: true}); !errors.Is(err, ErrSimulcastUnsupported) {
-		t.Errorf("simulcast run: %v", err)
+	// Run refuses a bad plan before doing anything.
+	if _, err := Run(context.Background(), Plan{Simulcast: true, Synthetic: true}); err == nil || !strings.Contains(err.Error(), "drop --synthetic") {
+		t.Errorf("simulcast synthetic run: %v", err)
+	}
+}
+
+func TestSimulcastPreferred(t *testing.T) {
+	r := &run{plan: Plan{Simulcast: true, Width: 1280, Height: 720}}
+	r.plan.defaults()
+	var got []string
+	for i := range 4 {
+		w, h := r.preferred(i)
+		got = append(got, fmt.Sprintf("%dx%d", w, h))
+	}
+	if want := []string{"320x180", "640x360", "1280x720", "320x180"}; !slices.Equal(got, want) {
+		t.Errorf("spread: %v, want %v", got, want)
+	}
+	r.plan.SimulcastPick = "lowest"
+	if w, h := r.preferred(2); w != 320 || h != 180 {
+		t.Errorf("lowest: %dx%d", w, h)
+	}
+	r.plan.SimulcastPick = "best"
+	if w, h := r.preferred(0); w != 1280 || h != 720 {
+		t.Errorf("best: %dx%d", w, h)
+	}
+	r.plan.Simulcast = false
+	if w, h := r.preferred(0); w != 0 || h != 0 {
+		t.Errorf("no simulcast: %dx%d", w, h)
 	}
 }
 

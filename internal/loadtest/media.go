@@ -46,7 +46,8 @@ const clipSeconds = 10
 type media struct {
 	synthetic            bool
 	videoFile, audioFile string
-	describe             string // for the report
+	layerFiles           []string // simulcast layers, lowest first
+	describe             string   // for the report
 	dir                  string // temporary, removed by cleanup
 }
 
@@ -75,16 +76,31 @@ func prepareMedia(ctx context.Context, p *Plan, notes func(string)) (*media, err
 	if p.VideoFile != "" {
 		parts = append(parts, "video from "+p.VideoFile)
 	} else if p.VideoPublishers > 0 {
-		gop := strconv.Itoa(max(1, int(p.GOP.Seconds()*float64(p.FPS))))
-		args := []string{"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d", p.Width, p.Height, p.FPS),
-			"-t", strconv.Itoa(clipSeconds), "-pix_fmt", "yuv420p", "-g", gop, "-keyint_min", gop, "-c:v", c.encoder}
-		clips = append(clips, clip{
-			name:    fmt.Sprintf("%s-%dx%d-%dfps-%dbps-%s%s", p.Codec, p.Width, p.Height, p.FPS, p.Bitrate, p.GOP, filepath.Ext(c.file)),
-			args:    append(args, c.options(strconv.Itoa(p.Bitrate))...),
-			encoder: c.encoder, path: &m.videoFile,
-		})
-		parts = append(parts, fmt.Sprintf("%s clip (%dx%d %d fps, %s, a keyframe every %v, ffmpeg testsrc2, %d s looped)",
-			strings.ToUpper(p.Codec), p.Width, p.Height, p.FPS, bits(float64(p.Bitrate)), p.GOP, clipSeconds))
+		videoClip := func(w, h, bitrate int, path *string) clip {
+			gop := strconv.Itoa(max(1, int(p.GOP.Seconds()*float64(p.FPS))))
+			args := []string{"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d", w, h, p.FPS),
+				"-t", strconv.Itoa(clipSeconds), "-pix_fmt", "yuv420p", "-g", gop, "-keyint_min", gop, "-c:v", c.encoder}
+			return clip{
+				name:    fmt.Sprintf("%s-%dx%d-%dfps-%dbps-%s%s", p.Codec, w, h, p.FPS, bitrate, p.GOP, filepath.Ext(c.file)),
+				args:    append(args, c.options(strconv.Itoa(bitrate))...),
+				encoder: c.encoder, path: path,
+			}
+		}
+		if !p.Simulcast {
+			clips = append(clips, videoClip(p.Width, p.Height, p.Bitrate, &m.videoFile))
+			parts = append(parts, fmt.Sprintf("%s clip (%dx%d %d fps, %s, a keyframe every %v, ffmpeg testsrc2, %d s looped)",
+				strings.ToUpper(p.Codec), p.Width, p.Height, p.FPS, bits(float64(p.Bitrate)), p.GOP, clipSeconds))
+		} else {
+			m.layerFiles = make([]string, len(simulcastLayers))
+			var layers []string
+			for i, l := range simulcastLayers {
+				w, h, b := p.Width/l.scale, p.Height/l.scale, int(float64(p.Bitrate)*l.share)
+				clips = append(clips, videoClip(w, h, b, &m.layerFiles[i]))
+				layers = append(layers, fmt.Sprintf("%dx%d %s", w, h, bits(float64(b))))
+			}
+			parts = append(parts, fmt.Sprintf("%s simulcast clips (%s; %d fps, a keyframe every %v, ffmpeg testsrc2, %d s looped)",
+				strings.ToUpper(p.Codec), strings.Join(layers, ", "), p.FPS, p.GOP, clipSeconds))
+		}
 	}
 	if p.AudioFile != "" {
 		parts = append(parts, "audio from "+p.AudioFile)
@@ -139,8 +155,8 @@ func prepareMedia(ctx context.Context, p *Plan, notes func(string)) (*media, err
 		}
 	}
 	if err != nil {
-		if p.Codec != "vp8" {
-			return nil, fmt.Errorf("loadtest: --codec %s needs ffmpeg with %s and libopus to make its clips: %w", p.Codec, c.encoder, err)
+		if p.Codec != "vp8" || p.Simulcast {
+			return nil, fmt.Errorf("loadtest: --codec %s (simulcast %v) needs ffmpeg with %s and libopus to make its clips: %w", p.Codec, p.Simulcast, c.encoder, err)
 		}
 		notes(fmt.Sprintf("cannot make clips (%v): sending synthetic packets instead; install ffmpeg with libvpx and libopus for real VP8 and Opus, or pass --synthetic", err))
 		return &media{synthetic: true, describe: "synthetic VP8-shaped and Opus-shaped packets (no ffmpeg)"}, nil

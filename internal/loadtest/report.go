@@ -32,7 +32,10 @@ type Report struct {
 	Media     string `json:"media"`
 	Codec     string `json:"codec"`
 	Synthetic bool   `json:"synthetic"`
-	Simulcast bool   `json:"simulcast"` // always false: see ErrSimulcastUnsupported
+	Simulcast bool   `json:"simulcast"` // video published as three simulcast layers
+	// SimulcastPick is which layer subscribers asked for (spread, best
+	// or lowest), with Simulcast.
+	SimulcastPick string `json:"simulcastPick,omitempty"`
 	// Tracks is how many tracks the subscribers received: the SFU's down
 	// tracks, each a copy of a publisher's track it forwards.
 	Tracks int `json:"tracks"`
@@ -343,7 +346,14 @@ func rate(n uint64, secs float64) float64 {
 // Print writes the report for people.
 func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "media      %s\n", r.Media)
-	fmt.Fprintf(w, "simulcast  off (the SFU forwards one encoding per video track)\n")
+	switch {
+	case !r.Simulcast:
+		fmt.Fprintf(w, "simulcast  off (one encoding per video track)\n")
+	case r.SimulcastPick == "spread":
+		fmt.Fprintf(w, "simulcast  3 layers per video publisher; subscriber i asks for layer i mod 3 (lowest first)\n")
+	default:
+		fmt.Fprintf(w, "simulcast  3 layers per video publisher; subscribers ask for the %s one\n", r.SimulcastPick)
+	}
 	fmt.Fprintf(w, "sessions   %d, each with %d video and %d audio publishers and %d subscribers\n",
 		r.Sessions, r.VideoPublishers, r.AudioPublishers, r.Subscribers)
 	fmt.Fprintf(w, "clients    %d joined of %d, %d errors\n", r.Joined, r.Clients, r.Errors)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"image/png"
 	"io"
 	"os"
 	"os/exec"
@@ -134,11 +135,53 @@ func TestLoadtestCLI(t *testing.T) {
 	}
 }
 
-// TestLoadtestCLIRefusesSimulcast: simulcast is not there yet, and the
-// command says so instead of running a plain test under its name.
-func TestLoadtestCLIRefusesSimulcast(t *testing.T) {
-	out, err := exec.Command(live.Binary(t), "loadtest", "--simulcast").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "simulcast is not supported yet") {
-		t.Errorf("err %v, output:\n%s", err, out)
+// TestLoadtestCLISimulcast runs `parley loadtest --simulcast` with a PNG
+// chart: one publisher sends three layers (160x90, 320x180, 640x360 VP8
+// clips), three subscribers ask for one layer each. Each layer reaches its
+// subscriber: the bits received add up to the layers' rates, not three
+// times the best one's, and nothing is lost.
+func TestLoadtestCLISimulcast(t *testing.T) {
+	live.Require(t, "ffmpeg")
+	srv := live.Start(t)
+	chart := filepath.Join(t.TempDir(), "load.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, live.Binary(t), "loadtest",
+		"--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.Secret(t),
+		"--video-publishers", "1", "--subscribers", "3", "--duration", "4s", "--simulcast",
+		"--width", "640", "--height", "360", "--bitrate", "800000", "--json", "--chart", chart)
+	cmd.Env = append(os.Environ(), "PARLEY_CONFIG=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("parley loadtest: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var rep loadtest.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("not a JSON report: %v\n%s", err, stdout.String())
+	}
+	var pretty bytes.Buffer
+	rep.Print(&pretty)
+	t.Logf("report:\n%s", pretty.String())
+	if !rep.Simulcast || rep.SimulcastPick != "spread" || !strings.Contains(rep.Media, "160x90") || !strings.Contains(rep.Media, "640x360") {
+		t.Errorf("simulcast %v pick %q media %q", rep.Simulcast, rep.SimulcastPick, rep.Media)
+	}
+	if rep.Joined != 4 || rep.Errors != 0 || rep.Tracks != 3 || rep.LossPercent != 0 {
+		t.Errorf("joined %d, errors %d %v, tracks %d, loss %.3f %%", rep.Joined, rep.Errors, rep.ErrorSamples, rep.Tracks, rep.LossPercent)
+	}
+	// The publisher sends 10 + 30 + 100 % of 800 kbit/s; the subscribers
+	// get one layer each, the same sum. Without layers they would get
+	// three times the best one (2.4 Mbit/s).
+	if rep.BitsInPerSec > 1.4*rep.BitsOutPerSec || rep.BitsInPerSec < 0.6*rep.BitsOutPerSec {
+		t.Errorf("bits/s in %.0f for out %.0f: each subscriber should get one layer", rep.BitsInPerSec, rep.BitsOutPerSec)
+	}
+	f, err := os.Open(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil || img.Bounds().Dx() < 500 {
+		t.Fatalf("the chart is not a PNG of a sensible size: %v", err)
 	}
 }
