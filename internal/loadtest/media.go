@@ -48,7 +48,7 @@ type media struct {
 	videoFile, audioFile string
 	layerFiles           []string // simulcast layers, lowest first
 	describe             string   // for the report
-	dir                  string // temporary, removed by cleanup
+	dir                  string   // temporary, removed by cleanup
 }
 
 func (m *media) cleanup() {
