@@ -59,6 +59,15 @@ function stopTrack(track) {
   }
 }
 
+// SIMULCAST_ENCODINGS are the layers of a simulcast video, lowest first
+// (the SFU reads q, h and f in that order): a quarter, a half and the
+// whole picture, with the bitrates browsers use for 720p.
+const SIMULCAST_ENCODINGS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1500000 },
+];
+
 export class Publisher extends EventEmitter {
   #props;
   #widget;
@@ -296,6 +305,17 @@ export class Publisher extends EventEmitter {
     };
   }
 
+  // #simulcast says whether the video goes out as simulcast layers:
+  // scalableVideo for a camera (scalableScreenshare for a screen), large
+  // enough that a quarter-size layer is worth sending.
+  #simulcast() {
+    const props = this.#props;
+    const screen = this.#videoType === 'screen';
+    if (!(screen ? props.scalableScreenshare === true : props.scalableVideo === true)) return false;
+    const settings = this.#videoTrack.getSettings ? this.#videoTrack.getSettings() : {};
+    return (settings.height || 0) >= 240;
+  }
+
   #streamSpec() {
     const desired = this.#desiredProperties();
     const spec = {
@@ -346,7 +366,10 @@ export class Publisher extends EventEmitter {
       pc.addEventListener('connectionstatechange', () => this.#onConnectionState(pub));
       const mediaStream = this.#mediaStream;
       for (const track of [this.#audioTrack, this.#videoTrack]) {
-        if (track) pc.addTransceiver(track, { direction: 'sendonly', streams: [mediaStream] });
+        if (!track) continue;
+        const init = { direction: 'sendonly', streams: [mediaStream] };
+        if (track === this.#videoTrack && this.#simulcast()) init.sendEncodings = SIMULCAST_ENCODINGS;
+        pc.addTransceiver(track, init);
       }
       const offer = await pc.createOffer();
       this.#check(pub);

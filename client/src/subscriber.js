@@ -104,6 +104,7 @@ export class Subscriber extends EventEmitter {
   #lastRestart = 0;
   #dimensions = null;
   #preferred = { resolution: null, frameRate: null, restrictFrameRate: false };
+  #sentResolution = null; // what the server last accepted
 
   // link is the session's internal interface (see session.js).
   constructor(stream, target, props, session, link) {
@@ -154,9 +155,14 @@ export class Subscriber extends EventEmitter {
   async _subscribe() {
     const link = this.#link;
     const requested = { audio: this.#subscribeToAudio, video: this.#subscribeToVideo };
+    const preferred = preferredResolution(this.#preferred.resolution);
     let reply;
     try {
-      reply = await link.request('subscribe', { streamId: this.stream.streamId, ...requested });
+      reply = await link.request('subscribe', {
+        streamId: this.stream.streamId,
+        ...requested,
+        ...(preferred ? { preferredResolution: preferred } : {}),
+      });
     } catch (err) {
       throw errorFromRequest(err, SUBSCRIBE_ERRORS, SUBSCRIBE_FALLBACK);
     }
@@ -173,6 +179,7 @@ export class Subscriber extends EventEmitter {
     }
     this.#subscriberId = id;
     this.#sentMedia = requested;
+    this.#sentResolution = preferred;
     try {
       const pc = createPeerConnection(link.rtcConfiguration());
       this.#pc = pc;
@@ -417,10 +424,32 @@ export class Subscriber extends EventEmitter {
     return this.#audioVolume;
   }
 
-  // Accepted and remembered; the SFU does not pick layers yet.
+  // The SFU sends the best simulcast layer of the stream no larger than
+  // this; null or 'auto' asks for the best one.
   setPreferredResolution(resolution) {
     this.#preferred.resolution = resolution && typeof resolution === 'object' ? { ...resolution } : null;
+    this.#syncResolution();
     return this;
+  }
+
+  // #syncResolution tells the server the preferred resolution when it
+  // differs from what the server last accepted. Relayed subscriptions get
+  // the publisher's one encoding.
+  #syncResolution() {
+    if (this.#relay || !this.#subscriberId || this.#ended || this.#destroyed || !this.#link.isConnected()) return;
+    const want = preferredResolution(this.#preferred.resolution);
+    const sent = this.#sentResolution;
+    if ((want && sent && want.width === sent.width && want.height === sent.height) || (!want && !sent)) return;
+    this.#link
+      .request('setPreferredResolution', {
+        subscriberId: this.#subscriberId,
+        preferredResolution: want || { width: 0, height: 0 },
+      })
+      .then(() => {
+        this.#sentResolution = want;
+        this.#syncResolution(); // in case it changed again meanwhile
+      })
+      .catch((err) => log.warn('setPreferredResolution failed:', err.message));
   }
 
   setPreferredFrameRate(frameRate) {
@@ -551,4 +580,14 @@ export class Subscriber extends EventEmitter {
     this.element = undefined;
     this._emit(new Event('destroyed', { reason }));
   }
+}
+
+// preferredResolution turns a {width, height} preference into what the
+// server takes (whole pixels, 0 for a side left out), or null for none.
+function preferredResolution(r) {
+  if (!r || typeof r !== 'object') return null;
+  const side = (v) => (Number.isFinite(Number(v)) && Number(v) > 0 ? Math.min(Math.round(Number(v)), 16384) : 0);
+  const width = side(r.width);
+  const height = side(r.height);
+  return width || height ? { width, height } : null;
 }

@@ -44,7 +44,7 @@ window.H = {
       }),
       streamCreated: (ev) => {
         H.record('session', ev);
-        if (opts.autoSubscribe) H.subscribe(ev.stream);
+        if (opts.autoSubscribe) H.subscribe(ev.stream, opts.subscribeProps);
       },
     });
     return new Promise((resolve, reject) => {
