@@ -40,6 +40,7 @@ func loadtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	clipDir := fs.String("clip-dir", "", "keep the clips in this folder and play them again in later runs with the same settings")
 	synthetic := fs.Bool("synthetic", false, "send synthetic VP8- and Opus-shaped packets instead of clips (no ffmpeg needed)")
 	simulcast := fs.Bool("simulcast", false, "publish each video as three simulcast layers (quarter, half and full size at 10, 30 and 100 % of --bitrate)")
+	pacing := fs.Float64("pacing", 2.5, "space out each video clip's packets at this many times its bitrate, as browsers' pacers do (0 = send each frame's packets at once)")
 	pick := fs.String("simulcast-pick", "spread", "with --simulcast, the layer subscribers ask for: spread (subscriber i takes layer i mod 3), best or lowest")
 	serverPID := fs.Int("server-pid", 0, "process id of a server on this machine: report its CPU and memory from /proc")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
@@ -68,7 +69,7 @@ func loadtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		Sessions: *sessions, VideoPublishers: *video, AudioPublishers: *audio, Subscribers: *subs, WithAudio: *withAudio,
 		Duration: *duration, JoinRate: *joinRate, JoinTimeout: *joinTimeout,
 		Codec: strings.ToLower(*codec), Width: *width, Height: *height, Bitrate: *bitrate, FPS: *fps, GOP: *gop,
-		VideoFile: *videoFile, AudioFile: *audioFile, ClipDir: *clipDir, Synthetic: *synthetic, Simulcast: *simulcast, SimulcastPick: *pick,
+		VideoFile: *videoFile, AudioFile: *audioFile, ClipDir: *clipDir, Synthetic: *synthetic, Simulcast: *simulcast, SimulcastPick: *pick, Pacing: *pacing,
 		ServerPID: *serverPID,
 		Progress:  stderr, Terminal: isTerminal(stderr),
 	}

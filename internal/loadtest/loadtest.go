@@ -64,6 +64,10 @@ type Plan struct {
 	// i mod 3, lowest first), "best" or "lowest".
 	Simulcast     bool
 	SimulcastPick string
+	// Pacing spaces out each video clip's packets at this many times its
+	// bitrate, as browsers' pacers do (2.5); 0 sends a frame's packets at
+	// once, a burst the SFU forwards at once too.
+	Pacing float64
 
 	// ServerPID is the process id of a server on this machine: its CPU
 	// time and memory are sampled from /proc during the run.
@@ -130,6 +134,9 @@ func (p *Plan) check() error {
 	}
 	if p.Simulcast && (p.Width%8 != 0 || p.Height%8 != 0) {
 		return fmt.Errorf("loadtest: simulcast of %dx%d: width and height must be multiples of 8, for a quarter-size layer of even size", p.Width, p.Height)
+	}
+	if p.Pacing < 0 || p.Pacing > 100 {
+		return fmt.Errorf("loadtest: pacing %v: want 0 (off) or a factor of the bitrate up to 100", p.Pacing)
 	}
 	if !slices.Contains(simulcastPicks, p.SimulcastPick) {
 		return fmt.Errorf("loadtest: simulcast pick %q: want spread, best or lowest", p.SimulcastPick)
@@ -224,7 +231,7 @@ func Run(ctx context.Context, plan Plan) (Report, error) {
 	r := &run{plan: plan, start: time.Now(), out: &progress{w: plan.Progress, tty: plan.Terminal}}
 	rep := Report{Sessions: plan.Sessions, Clients: r.clients(),
 		VideoPublishers: plan.VideoPublishers, AudioPublishers: plan.AudioPublishers, Subscribers: plan.Subscribers,
-		Codec: plan.Codec, Simulcast: plan.Simulcast}
+		Codec: plan.Codec, Simulcast: plan.Simulcast, Pacing: plan.Pacing}
 	if plan.Simulcast {
 		rep.SimulcastPick = plan.SimulcastPick
 	}
@@ -312,7 +319,7 @@ func (r *run) publishOptions(name string, video bool) rtcclient.PublishOptions {
 	return rtcclient.PublishOptions{Name: name, Video: true, Audio: p.WithAudio,
 		Width: p.Width, Height: p.Height, FPS: p.FPS, Bitrate: p.Bitrate, GOP: p.GOP,
 		VideoFile: m.videoFile, SimulcastFiles: m.layerFiles, AudioFile: m.audioFile,
-		KeyframeOnRequest: true, LogSends: !m.synthetic}
+		KeyframeOnRequest: true, LogSends: !m.synthetic, PaceBitrate: int(p.Pacing * float64(p.Bitrate))}
 }
 
 // preferred is the size subscriber i of a session asks for: none without

@@ -36,6 +36,9 @@ type Report struct {
 	// SimulcastPick is which layer subscribers asked for (spread, best
 	// or lowest), with Simulcast.
 	SimulcastPick string `json:"simulcastPick,omitempty"`
+	// Pacing is the publishers' pacing rate as a factor of the video
+	// bitrate (0: frames sent as bursts).
+	Pacing float64 `json:"pacing"`
 	// Tracks is how many tracks the subscribers received: the SFU's down
 	// tracks, each a copy of a publisher's track it forwards.
 	Tracks int `json:"tracks"`
@@ -353,6 +356,11 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "simulcast  3 layers per video publisher; subscriber i asks for layer i mod 3 (lowest first)\n")
 	default:
 		fmt.Fprintf(w, "simulcast  3 layers per video publisher; subscribers ask for the %s one\n", r.SimulcastPick)
+	}
+	if r.Pacing > 0 && !r.Synthetic {
+		fmt.Fprintf(w, "pacing     video packets spaced out at %.1f× the bitrate, as browsers send them\n", r.Pacing)
+	} else {
+		fmt.Fprintf(w, "pacing     off (each frame's packets sent at once)\n")
 	}
 	fmt.Fprintf(w, "sessions   %d, each with %d video and %d audio publishers and %d subscribers\n",
 		r.Sessions, r.VideoPublishers, r.AudioPublishers, r.Subscribers)

@@ -231,7 +231,8 @@ func newAPI(o Options, c *Client) (*webrtc.API, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
 		return nil, err
 	}
-	reg.Add(sendCounterFactory{c}) // last: outermost, see sendCounter
+	reg.Add(sendCounterFactory{c}) // outside the others, see sendCounter
+	reg.Add(pacerFactory{c})       // outermost: counted as paced, see pacer
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)

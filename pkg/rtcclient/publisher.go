@@ -70,6 +70,12 @@ type PublishOptions struct {
 	// to a whole keyframe interval.
 	KeyframeOnRequest bool
 
+	// PaceBitrate spaces out the video's packets at this many bits per
+	// second, as a browser's pacer does (it paces at 2.5 times the
+	// encoder's target); 0 sends each frame's packets at once. Video
+	// files only: synthetic packets leave as they are made.
+	PaceBitrate int
+
 	// LogSends keeps a SendLog of the stream's packets (Publisher.Sent),
 	// so that subscribers in this process measure the one-way delay of
 	// file media, whose payloads carry no send time.
@@ -180,7 +186,13 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 			return nil, err
 		}
 		if enc := sender.GetParameters().Encodings; len(enc) > 0 {
-			p.countSends(uint32(enc[0].SSRC))
+			pace := 0
+			if t == videoTrack && video != nil {
+				// Synthetic packets carry the time they were made: held
+				// back by a pacer, they would count its wait as delay.
+				pace = o.PaceBitrate
+			}
+			p.countLayerSends(uint32(enc[0].SSRC), "", nil, pace)
 		}
 		p.wg.Add(1)
 		go p.readRTCP(sender, "", &p.forceKey)
@@ -234,13 +246,14 @@ func (p *Publisher) startAudio(t webrtc.TrackLocal, o PublishOptions) {
 
 // countSends counts the packets leaving with that SSRC as the
 // publisher's (and logs them in its send log).
-func (p *Publisher) countSends(ssrc uint32) { p.countLayerSends(ssrc, "", nil) }
+func (p *Publisher) countSends(ssrc uint32) { p.countLayerSends(ssrc, "", nil, 0) }
 
-// countLayerSends is countSends for a simulcast layer, whose packets get
-// its RID and the media id mid returns.
-func (p *Publisher) countLayerSends(ssrc uint32, rid string, mid func() string) {
+// countLayerSends is countSends for a video track paced at pace bits/s (0:
+// not), or a simulcast layer, whose packets get its RID and the media id
+// mid returns.
+func (p *Publisher) countLayerSends(ssrc uint32, rid string, mid func() string, pace int) {
 	p.client.mu.Lock()
-	p.client.sinks[ssrc] = sendSink{packets: &p.SentPackets, bytes: &p.SentBytes, log: p.Sent, rid: rid, mid: mid}
+	p.client.sinks[ssrc] = sendSink{packets: &p.SentPackets, bytes: &p.SentBytes, log: p.Sent, rid: rid, mid: mid, pace: pace}
 	p.client.mu.Unlock()
 	p.ssrcs = append(p.ssrcs, ssrc)
 }

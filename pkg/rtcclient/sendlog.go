@@ -88,6 +88,9 @@ type sendSink struct {
 	// receiver tells the layers apart.
 	rid string
 	mid func() string
+	// pace is the pacing rate of the stream in bits per second (0: its
+	// packets leave as they are written).
+	pace int
 }
 
 // sendCounter is an interceptor that sees every RTP packet a client's

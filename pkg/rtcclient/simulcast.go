@@ -118,7 +118,7 @@ func (c *Client) publishSimulcast(ctx context.Context, o PublishOptions) (*Publi
 	}
 	mid := tr.Mid
 	for _, enc := range sender.GetParameters().Encodings {
-		p.countLayerSends(uint32(enc.SSRC), enc.RID, mid)
+		p.countLayerSends(uint32(enc.SSRC), enc.RID, mid, o.PaceBitrate)
 	}
 	// Each layer answers the keyframe requests for it, as an encoder
 	// makes a keyframe of the layer asked for.
