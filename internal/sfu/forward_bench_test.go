@@ -39,6 +39,7 @@ func benchReceiver(n int) (*Receiver, []*countingWriter) {
 		d := newDownTrack(r, "s")
 		d.writer, d.ssrc, d.pt = ws[i], uint32(1000+i), 96
 		d.live.Store(true)
+		d.layer.Store(0) // forwarding already, past its first keyframe
 		r.addDown(d)
 	}
 	return r, ws
