@@ -153,7 +153,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.hooks, n.archives)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.hooks, n.archives, n.sfu)
 	auth := &project.Authenticator{Lookup: st.Project}
 	rest := api.New(st, auth, log, reg)
 	rest.Sessions = n.Sessions

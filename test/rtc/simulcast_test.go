@@ -2,6 +2,7 @@ package rtc
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 // that keeps the stream continuous (sequence numbers without a gap).
 func TestSimulcast(t *testing.T) {
 	ffmpeg := live.Require(t, "ffmpeg")
+	ffprobe := live.Require(t, "ffprobe")
 	dir := t.TempDir()
 	sizes := [][2]int{{320, 180}, {640, 360}, {1280, 720}}
 	var files []string
@@ -32,6 +34,12 @@ func TestSimulcast(t *testing.T) {
 	p, err := pub.Publish(ctx10(t), rtcclient.PublishOptions{
 		Video: true, Width: 1280, Height: 720, SimulcastFiles: files, KeyframeOnRequest: true,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A recording takes the best layer whatever the subscribers ask for.
+	ar, err := e.ot.StartArchive(ctx10(t), sid, opentok.ArchiveOptions{OutputMode: opentok.Individual})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,9 +107,23 @@ func TestSimulcast(t *testing.T) {
 		t.Errorf("the 320x180 subscriber received %d bytes, the 1280x720 one %d", sSmall.Video.Bytes(), sBest.Video.Bytes())
 	}
 
-	// A publisher's best layer going quiet would leave its subscribers
-	// frozen; an unknown subscriber or a silly size is refused.
+	// A silly size is refused.
 	if err := sBest.SetPreferredResolution(ctx10(t), -1, 5); code(err) != 400 {
 		t.Fatalf("a negative size: %v, want 400", err)
+	}
+
+	if _, err := e.ot.StopArchive(ctx10(t), ar.ID); err != nil {
+		t.Fatal(err)
+	}
+	m := fetchZip(t, waitArchive(t, e.ot, ar.ID), dir)
+	if len(m.Files) != 1 {
+		t.Fatalf("archive files %+v", m.Files)
+	}
+	file := filepath.Join(dir, m.Files[0].Filename)
+	if size := probeSize(t, ffprobe, file); size != "1280x720" {
+		t.Errorf("the recording is %s, want the best layer's 1280x720", size)
+	}
+	if pr := probeFile(t, ffprobe, file); pr.videoFrames < 30 || pr.errors != "" {
+		t.Errorf("the recording: %d frames decoded, errors %q", pr.videoFrames, pr.errors)
 	}
 }
