@@ -2,10 +2,12 @@ package sfu
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 )
 
 // recordingWriter keeps the packets a down track sends.
@@ -87,5 +89,90 @@ func TestPacketCache(t *testing.T) {
 	c.put(6, make([]byte, maxPacket+1)) // too big: not kept
 	if n := c.get(6, buf); n != 0 {
 		t.Fatal("an oversized packet was kept")
+	}
+}
+
+// A down track of a simulcast receiver forwards one layer: the one it
+// wants, from that layer's keyframe on; it moves on the next keyframe of
+// a new choice, falls back to the best lower layer while its own is
+// silent, and the subscriber sees one gapless sequence throughout.
+func TestDownTrackLayers(t *testing.T) {
+	r := newReceiver(webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96,
+	}, nil, "q", "h", "f")
+	w := &recordingWriter{}
+	d := newDownTrack(r, "s")
+	d.writer, d.ssrc, d.pt = w, 777, 100
+	r.addDown(d)
+	d.setLive(true)
+	if d.Layer() != -1 || d.want.Load() != 2 {
+		t.Fatalf("a new track: layer %d, wants %d; want -1 and the best (2)", d.Layer(), d.want.Load())
+	}
+
+	now := time.Now().UnixNano()
+	seqs := [3]uint16{100, 2000, 30000}
+	// send delivers one packet of each layer (layers in skip are silent);
+	// key makes it a keyframe on the layers listed.
+	send := func(key []int, skip ...int) {
+		now += int64(10 * time.Millisecond)
+		for l := range 3 {
+			if slices.Contains(skip, l) {
+				continue
+			}
+			payload := []byte{0x10, 0x01, byte(l)}
+			if slices.Contains(key, l) {
+				payload[1] = 0x00
+			}
+			seqs[l]++
+			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: uint32(l + 1), SequenceNumber: seqs[l], Timestamp: uint32(now / 1e4)}, Payload: payload}
+			r.layers[l].last.Store(now)
+			r.forward(l, &pkt, nil, IsKeyframe(CodecVP8, payload), now)
+		}
+	}
+	// layersSent returns the layer (payload's last byte) of what was
+	// sent since from, and checks the numbering has no gap.
+	layersSent := func(from int) []byte {
+		t.Helper()
+		var out []byte
+		for i, p := range w.sent[from:] {
+			out = append(out, p.Payload[2])
+			if j := from + i; j > 0 && p.SequenceNumber != w.sent[j-1].SequenceNumber+1 {
+				t.Fatalf("packet %d: sequence %d after %d", j, p.SequenceNumber, w.sent[j-1].SequenceNumber)
+			}
+		}
+		return out
+	}
+
+	send(nil)         // no keyframe: nothing
+	send([]int{0, 1}) // keyframes of the lower layers only: nothing
+	send([]int{2})    // the best layer's keyframe: starts there
+	send(nil)         // and stays
+	if got := layersSent(0); string(got) != "\x02\x02" {
+		t.Fatalf("sent layers %v, want 2 2", got)
+	}
+
+	d.SetLayer(0)
+	send(nil)         // still the old layer until the new one's keyframe
+	send([]int{0})    // moves to 0
+	send([]int{1, 2}) // other layers' keyframes change nothing
+	if got := layersSent(2); string(got) != "\x02\x00\x00" {
+		t.Fatalf("after SetLayer(0): %v, want 2 0 0", got)
+	}
+	if d.switches.Load() != 1 {
+		t.Fatalf("%d switches", d.switches.Load())
+	}
+
+	// Wanting the best layer while it is silent: the best lower one that
+	// is not (layer 1) is taken on its keyframe (layer 0 going on until
+	// then); when the best one comes back, the track returns to it on its
+	// keyframe (layer 1 going on until then).
+	d.SetLayer(2)
+	r.layers[2].last.Store(now - int64(2*layerTimeout))
+	send([]int{1}, 2)
+	send(nil, 2)
+	send([]int{2})
+	send(nil)
+	if got := layersSent(5); string(got) != "\x00\x01\x01\x01\x02\x02" {
+		t.Fatalf("fallback and back: %v, want 0 1 1 1 2 2", got)
 	}
 }
