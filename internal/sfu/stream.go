@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -99,7 +100,7 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 		if _, dup := receivers[t.Kind()]; dup {
 			continue // a stream carries one track per kind; extra ones are ignored
 		}
-		r := newReceiver(t.Kind(), params.Codecs[0], pc, simulcastRIDs(pc, t)...)
+		r := newReceiver(t.Kind(), params.Codecs[0], pc, simulcastRIDs(offer, t)...)
 		r.batch = s.batch
 		receivers[t.Kind()] = r
 	}
@@ -247,13 +248,14 @@ func (st *Stream) close(reason string, notify bool) {
 // lists them (a=rid) in the publisher's order, which by convention goes
 // from the lowest layer up; the usual names are put in their order
 // whatever the listing: q, h, f (quarter, half, full) and numbers.
-func simulcastRIDs(pc *webrtc.PeerConnection, t *webrtc.RTPTransceiver) []string {
-	desc := pc.RemoteDescription()
-	if desc == nil || t.Kind() != webrtc.RTPCodecTypeVideo {
+func simulcastRIDs(offer string, t *webrtc.RTPTransceiver) []string {
+	if t.Kind() != webrtc.RTPCodecTypeVideo {
 		return nil
 	}
-	parsed, err := desc.Unmarshal()
-	if err != nil {
+	// Parsed here from the text: the peer connection's own parsed copy
+	// belongs to its goroutines.
+	var parsed sdp.SessionDescription
+	if err := parsed.UnmarshalString(offer); err != nil {
 		return nil
 	}
 	for _, m := range parsed.MediaDescriptions {
