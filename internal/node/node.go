@@ -107,6 +107,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, version strin
 		Port: cfg.TURNPort, TLSPort: cfg.TURNTLSPort, CertFile: cfg.TURNCert, KeyFile: cfg.TURNKey,
 		Secret: cfg.TURNSecret, SecretFile: filepath.Join(cfg.Data, "turn.secret"), TTL: cfg.TURNTTL,
 		PublicIP: cfg.PublicIP, ListenAddr: cfg.Addr, PublicURL: cfg.PublicURL, Log: log,
+		MediaPorts: []int{n.sfu.UDPAddr().Port},
 	})
 	if err != nil {
 		n.sfu.Close()

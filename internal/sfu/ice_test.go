@@ -237,16 +237,18 @@ func exchange(t *testing.T, conn *net.UDPConn, addr *net.UDPAddr, req *stun.Mess
 // Which candidate of a shared socket reads a packet first is a matter of
 // scheduling, so the test publishes many times in a row.
 func TestRelayedPublisherConnects(t *testing.T) {
-	ts, err := turn.New(turn.Config{Secret: "test-secret", ListenAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ts.Close()
 	s, err := New(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	// On this host a relay reaches the SFU's media port only (and other
+	// relays), as the node configures it.
+	ts, err := turn.New(turn.Config{Secret: "test-secret", ListenAddr: "127.0.0.1:0", MediaPorts: []int{s.UDPAddr().Port}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.Close()
 
 	var servers []webrtc.ICEServer
 	for _, srv := range ts.ICEServers("publisher") {

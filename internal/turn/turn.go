@@ -90,7 +90,10 @@ type Config struct {
 	MaxAllocations int
 	// Realm is the TURN realm (default "parley").
 	Realm string
-	Log   *slog.Logger
+	// MediaPorts are the node's media UDP ports (the SFU's): on this
+	// host's addresses, relays may reach these and other relays only.
+	MediaPorts []int
+	Log        *slog.Logger
 }
 
 // ICEServer is one entry of a client's RTCConfiguration.iceServers.
@@ -112,7 +115,12 @@ type Server struct {
 	tls     *trackingListener // nil without TLS
 	pion    *pionturn.Server
 	quota   *quota
+	relay   *relayGenerator
 }
+
+// Refused counts the datagrams relays dropped because their peer was a
+// host or port relays may not reach (see relayGenerator).
+func (s *Server) Refused() uint64 { return s.relay.refused.Load() }
 
 // New opens the listeners and starts serving.
 func New(cfg Config) (*Server, error) {
@@ -188,7 +196,8 @@ func New(cfg Config) (*Server, error) {
 		})})
 	}
 
-	relay := newRelayGenerator(host)
+	relay := newRelayGenerator(host, cfg.MediaPorts)
+	s.relay = relay
 	for i := range listeners {
 		listeners[i].RelayAddressGenerator = relay
 		listeners[i].PermissionHandler = allowPeer

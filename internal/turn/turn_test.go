@@ -11,6 +11,7 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -523,5 +524,93 @@ func TestSameFixedPort(t *testing.T) {
 	}
 	if _, err := New(Config{Port: port, Secret: testSecret, ListenAddr: "127.0.0.1:0", TLSPort: -1}); err == nil {
 		t.Fatal("a second server took the same port")
+	}
+}
+
+func TestRelayEgress(t *testing.T) {
+	g := &relayGenerator{
+		own:        map[netip.Addr]bool{netip.MustParseAddr("127.0.0.1"): true, netip.MustParseAddr("203.0.113.5"): true, netip.MustParseAddr("10.1.2.3"): true},
+		mediaPorts: map[uint16]bool{7882: true},
+		relays:     map[uint16]int{40000: 1},
+	}
+	for addr, want := range map[string]bool{
+		"8.8.8.8:53":            true, // the Internet
+		"[2001:4860::8888]:53":  true,
+		"10.0.0.5:7882":         false, // another host of a private network
+		"192.168.1.1:53":        false,
+		"172.16.0.1:7882":       false,
+		"100.64.1.1:5000":       false, // carrier-grade NAT
+		"[fd00::1]:7882":        false,
+		"[fe80::1]:53":          false, // link-local
+		"127.0.0.1:53":          false, // this host: only media and relays
+		"127.0.0.1:7882":        true,
+		"127.0.0.1:40000":       true,
+		"127.0.0.2:7882":        true, // loopback is this host whatever the address
+		"[::1]:53":              false,
+		"[::ffff:127.0.0.1]:53": false,
+		"203.0.113.5:53":        false, // this host's announced address
+		"203.0.113.5:7882":      true,
+		"10.1.2.3:40000":        true, // this host's private address
+		"10.1.2.3:40001":        false,
+	} {
+		if got := g.egress(netip.MustParseAddrPort(addr)); got != want {
+			t.Errorf("%s: egress %v, want %v", addr, got, want)
+		}
+	}
+}
+
+// TestRelayCannotReachLocalServices: a relay's datagrams to a UDP service
+// of this host are dropped unless it is on a media port, and nothing the
+// service sends comes back through the relay.
+func TestRelayCannotReachLocalServices(t *testing.T) {
+	service, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer service.Close()
+	media, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer media.Close()
+	s := newTestServer(t, func(c *Config) { c.MediaPorts = []int{media.LocalAddr().(*net.UDPAddr).Port} })
+	user, pw := Credentials(testSecret, "mallory", time.Now().Add(time.Minute))
+	relay, err := s.dial(t, "udp", user, pw).Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+
+	if _, err := relay.WriteTo([]byte("probe"), service.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Refused() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the datagram to the local service was not refused")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	service.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, _, err := service.ReadFrom(make([]byte, 100)); err == nil {
+		t.Fatalf("the local service received %d bytes through the relay", n)
+	}
+
+	// The media port is reachable, both ways.
+	if _, err := relay.WriteTo([]byte("media"), media.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	media.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 100)
+	n, from, err := media.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "media" {
+		t.Fatalf("media port: %q, %v", buf[:n], err)
+	}
+	if _, err := media.WriteTo([]byte("back"), from); err != nil {
+		t.Fatal(err)
+	}
+	relay.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, _, err := relay.ReadFrom(buf); err != nil || string(buf[:n]) != "back" {
+		t.Fatalf("reply from the media port: %q, %v", buf[:n], err)
 	}
 }
