@@ -100,7 +100,11 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 		if _, dup := receivers[t.Kind()]; dup {
 			continue // a stream carries one track per kind; extra ones are ignored
 		}
-		r := newReceiver(t.Kind(), params.Codecs[0], pc, simulcastRIDs(offer, t)...)
+		var rids []string
+		if t.Kind() == webrtc.RTPCodecTypeVideo {
+			rids = simulcastRIDs(offer, t.Mid())
+		}
+		r := newReceiver(t.Kind(), params.Codecs[0], pc, rids...)
 		r.batch = s.batch
 		receivers[t.Kind()] = r
 	}
@@ -248,18 +252,16 @@ func (st *Stream) close(reason string, notify bool) {
 // lists them (a=rid) in the publisher's order, which by convention goes
 // from the lowest layer up; the usual names are put in their order
 // whatever the listing: q, h, f (quarter, half, full) and numbers.
-func simulcastRIDs(offer string, t *webrtc.RTPTransceiver) []string {
-	if t.Kind() != webrtc.RTPCodecTypeVideo {
-		return nil
-	}
-	// Parsed here from the text: the peer connection's own parsed copy
-	// belongs to its goroutines.
+//
+// The offer is the publisher's text (parsed here: the peer connection's
+// own parsed copy belongs to its goroutines); mid picks its media section.
+func simulcastRIDs(offer, mid string) []string {
 	var parsed sdp.SessionDescription
 	if err := parsed.UnmarshalString(offer); err != nil {
 		return nil
 	}
 	for _, m := range parsed.MediaDescriptions {
-		if mid, _ := m.Attribute("mid"); mid != t.Mid() {
+		if v, _ := m.Attribute("mid"); v != mid {
 			continue
 		}
 		var rids []string

@@ -349,15 +349,19 @@ func validResolution(d *Dimensions) error {
 // dimensions, as publishers send them (browsers' scaleResolutionDownBy 4,
 // 2, 1). No preference, or a zero size, means the best layer.
 func (c *conn) layerFor(streamID string, layers int, want *Dimensions) int {
-	top := layers - 1
-	if want == nil || (want.Width == 0 && want.Height == 0) || layers <= 1 {
-		return top
-	}
 	st, ok := c.sess.Stream(streamID)
-	if !ok || st.VideoDimensions.Width <= 0 || st.VideoDimensions.Height <= 0 {
-		return top
+	if !ok {
+		return layers - 1
 	}
-	w, h := st.VideoDimensions.Width, st.VideoDimensions.Height
+	return layerForSize(st.VideoDimensions.Width, st.VideoDimensions.Height, layers, want)
+}
+
+// layerForSize is layerFor for a stream of w x h sent as that many layers.
+func layerForSize(w, h, layers int, want *Dimensions) int {
+	top := layers - 1
+	if want == nil || (want.Width == 0 && want.Height == 0) || layers <= 1 || w <= 0 || h <= 0 {
+		return max(top, 0)
+	}
 	for l := top; l > 0; l-- {
 		// A tenth of slack: 640x360 asked of a 1280x720 stream is its
 		// half layer even when the encoder rounded it to 640x368.
