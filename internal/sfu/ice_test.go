@@ -114,7 +114,7 @@ func newCheckedPublisher(t *testing.T, s *SFU) *checkedPublisher {
 	_, offer := publishOffer(t, webrtc.NewAPI(webrtc.WithMediaEngine(m)), webrtc.Configuration{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, answer, err := s.Publish(ctx, "checks", offer, nil)
+	st, answer, err := s.Publish(ctx, "checks", offer, PublishOptions{Loopback: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,9 +280,9 @@ func TestRelayedPublisherConnects(t *testing.T) {
 			}
 		})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		st, answer, err := s.Publish(ctx, id, offer, func(reason string) {
+		st, answer, err := s.Publish(ctx, id, offer, PublishOptions{Loopback: true, OnClose: func(reason string) {
 			report("SFU stream ended: " + reason)
-		})
+		}})
 		cancel()
 		if err != nil {
 			t.Fatal(err)
@@ -298,5 +298,46 @@ func TestRelayedPublisherConnects(t *testing.T) {
 		}
 		st.Close()
 		pc.Close()
+	}
+}
+
+// TestLoopbackCandidatesOnlyForLocalClients: a client on this machine
+// is offered loopback candidates; one elsewhere gets the others only, so
+// that it does not check them against its own loopback (and the peer
+// connection holds no sockets' worth of state for them).
+func TestLoopbackCandidatesOnlyForLocalClients(t *testing.T) {
+	s, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := NewMediaEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m))
+	hasLoopback := func(sdp string) bool {
+		for _, a := range hostCandidates(t, sdp) {
+			if a.IP.IsLoopback() {
+				return true
+			}
+		}
+		return false
+	}
+	for i, loopback := range []bool{true, false} {
+		_, offer := publishOffer(t, api, webrtc.Configuration{})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		st, answer, err := s.Publish(ctx, "local-"+strconv.Itoa(i), offer, PublishOptions{Loopback: loopback})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		if got := hasLoopback(answer); got != loopback {
+			t.Errorf("client on loopback %v: loopback candidates %v (%v)", loopback, got, hostCandidates(t, answer))
+		}
+		if !loopback && len(hostCandidates(t, answer)) == 0 {
+			t.Log("no address but loopback on this machine: a remote client gets no host candidate")
+		}
 	}
 }

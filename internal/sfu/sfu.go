@@ -41,8 +41,8 @@ type Config struct {
 // connection of a node.
 type SFU struct {
 	log     *slog.Logger
-	api     *webrtc.API // publishers' peer connections
-	subAPI  *webrtc.API // subscribers', which only send
+	api     [2]*webrtc.API // publishers' peer connections, by clientPlace
+	subAPI  [2]*webrtc.API // subscribers', which only send
 	udpAddr *net.UDPAddr
 	tcp     net.Listener
 	udpMux  ice.UDPMux
@@ -167,7 +167,14 @@ func New(cfg Config) (*SFU, error) {
 		s.Close()
 		return nil, err
 	}
-	s.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	// Loopback candidates serve clients on this machine only: a remote
+	// client would check them against its own loopback. Each kind of peer
+	// connection has an API with them and one without.
+	remote := se
+	remote.SetIncludeLoopbackCandidate(false) // ICE-TCP candidates
+	remote.SetICEUDPMux(noLoopbackMux{s.udpMux})
+	s.api[local] = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	s.api[elsewhere] = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(remote))
 	// A subscriber's peer connection only sends media: it needs sender
 	// reports (for lip sync) and nothing that watches incoming media —
 	// NACK generation, receiver reports, transport-wide feedback — each of
@@ -179,7 +186,8 @@ func New(cfg Config) (*SFU, error) {
 		return nil, err
 	}
 	subReg.Add(sr)
-	s.subAPI = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(subReg), webrtc.WithSettingEngine(se))
+	s.subAPI[local] = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(subReg), webrtc.WithSettingEngine(se))
+	s.subAPI[elsewhere] = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(subReg), webrtc.WithSettingEngine(remote))
 	return s, nil
 }
 
@@ -229,6 +237,20 @@ func (s *SFU) Stream(id string) (*Stream, bool) {
 	return st, ok
 }
 
+// Where a client is, for the candidates its peer connection offers.
+const (
+	elsewhere = 0 // another machine: no loopback candidates
+	local     = 1 // this machine (loopback): every candidate
+)
+
+// placeOf picks the API of a client on this machine or elsewhere.
+func placeOf(onLoopback bool) int {
+	if onLoopback {
+		return local
+	}
+	return elsewhere
+}
+
 func (s *SFU) newPeerConnection(api *webrtc.API) (*webrtc.PeerConnection, error) {
 	return api.NewPeerConnection(webrtc.Configuration{
 		BundlePolicy:  webrtc.BundlePolicyMaxBundle,
@@ -256,4 +278,21 @@ func (s *SFU) releaseTCP(pc *webrtc.PeerConnection) {
 		return
 	}
 	s.tcpMux.RemoveConnByUfrag(params.UsernameFragment)
+}
+
+// noLoopbackMux is the ICE UDP mux without its loopback addresses, for
+// peer connections of clients elsewhere: the agent gathers a host
+// candidate per address the mux lists, and leaves out loopback only for
+// a single-socket mux itself.
+type noLoopbackMux struct{ ice.UDPMux }
+
+func (m noLoopbackMux) GetListenAddresses() []net.Addr {
+	var out []net.Addr
+	for _, a := range m.UDPMux.GetListenAddresses() {
+		if u, ok := a.(*net.UDPAddr); ok && u.IP.IsLoopback() {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -29,12 +29,22 @@ type Stream struct {
 	loops       sync.WaitGroup
 }
 
+// PublishOptions are what Publish needs besides the offer.
+type PublishOptions struct {
+	// OnClose, if set, is called once when the stream ends on its own
+	// (see Publish).
+	OnClose func(reason string)
+	// Loopback says the publisher is on this machine (its signaling came
+	// over loopback): the answer then offers loopback candidates too.
+	Loopback bool
+}
+
 // Publish accepts a publisher's SDP offer for stream id and returns the
 // answer (with every candidate: gathering on the shared sockets is
-// immediate, so the client need not wait for trickled ones). onClose, if
+// immediate, so the client need not wait for trickled ones). OnClose, if
 // set, is called once when the stream ends on its own, with a reason
 // ("networkDisconnected" when ICE fails); not when Close is called.
-func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason string)) (*Stream, string, error) {
+func (s *SFU) Publish(ctx context.Context, id, offer string, o PublishOptions) (*Stream, string, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -46,12 +56,12 @@ func (s *SFU) Publish(ctx context.Context, id, offer string, onClose func(reason
 	}
 	s.mu.Unlock()
 
-	pc, err := s.newPeerConnection(s.api)
+	pc, err := s.newPeerConnection(s.api[placeOf(o.Loopback)])
 	if err != nil {
 		return nil, "", err
 	}
 	st := &Stream{ID: id, sfu: s, pc: pc, receivers: map[webrtc.RTPCodecType]*Receiver{},
-		subscribers: map[*Subscriber]struct{}{}, onClose: onClose, done: make(chan struct{})}
+		subscribers: map[*Subscriber]struct{}{}, onClose: o.OnClose, done: make(chan struct{})}
 
 	pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		st.mu.Lock()

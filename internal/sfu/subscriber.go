@@ -34,6 +34,9 @@ type SubscribeOptions struct {
 	// VideoLayer is the simulcast layer to start on (0 the lowest; beyond
 	// the best, the best).
 	VideoLayer int
+	// Loopback says the subscriber is on this machine: the offer then
+	// has loopback candidates too.
+	Loopback bool
 }
 
 // Subscribe starts sending stream streamID to a client and returns the
@@ -43,7 +46,7 @@ func (s *SFU) Subscribe(ctx context.Context, id, streamID string, o SubscribeOpt
 	if !ok {
 		return nil, "", fmt.Errorf("sfu: stream %s not found", streamID)
 	}
-	pc, err := s.newPeerConnection(s.subAPI)
+	pc, err := s.newPeerConnection(s.subAPI[placeOf(o.Loopback)])
 	if err != nil {
 		return nil, "", err
 	}

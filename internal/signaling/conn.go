@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +50,10 @@ const outboxSize = 1024
 type conn struct {
 	srv *Server
 	log *slog.Logger
+	// loopback: the client came over loopback, from this machine (or
+	// through a proxy on it); its peer connections get loopback
+	// candidates too.
+	loopback bool
 
 	out chan *Message
 
@@ -89,7 +95,7 @@ type link struct {
 
 func newConn(s *Server, remote string) *conn {
 	return &conn{
-		srv: s, log: s.Log.With("remote", remote),
+		srv: s, log: s.Log.With("remote", remote), loopback: isLoopback(remote),
 		out: make(chan *Message, outboxSize), known: map[string]ConnectionJSON{},
 		publishers: map[string]*sfu.Stream{}, subscribers: map[string]*sfu.Subscriber{},
 	}
@@ -509,4 +515,14 @@ func (c *conn) pingLoop(l *link) {
 // iceCandidate converts a trickled candidate.
 func iceCandidate(c *Candidate) webrtc.ICECandidateInit {
 	return webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex}
+}
+
+// isLoopback reports whether a remote address (host:port) is on loopback.
+func isLoopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

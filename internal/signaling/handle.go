@@ -169,9 +169,9 @@ func (c *conn) publish(ctx context.Context, req *Request) {
 	// The SFU side exists before the session announces the stream, so
 	// that a subscriber reacting to streamCreated always finds it.
 	connID := c.me.ID
-	st, answer, err := c.srv.SFU.Publish(nctx, spec.ID, req.Offer, func(reason string) {
+	st, answer, err := c.srv.SFU.Publish(nctx, spec.ID, req.Offer, sfu.PublishOptions{Loopback: c.loopback, OnClose: func(reason string) {
 		_ = c.sess.Unpublish(connID, spec.ID, reason)
-	})
+	}})
 	if err != nil {
 		c.errorMsg(req.ID, CodeUnableToPub, "unable to publish: %v", err)
 		return
@@ -247,6 +247,7 @@ func (c *conn) subscribe(ctx context.Context, req *Request) {
 		Audio:      req.Audio == nil || *req.Audio,
 		Video:      req.Video == nil || *req.Video,
 		VideoLayer: c.layerFor(req.StreamID, layers, req.PreferredResolution),
+		Loopback:   c.loopback,
 		OnClose: func(reason string) {
 			c.mu.Lock()
 			delete(c.subscribers, id)

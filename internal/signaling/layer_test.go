@@ -40,3 +40,15 @@ func TestLayerForSize(t *testing.T) {
 		t.Error("a valid preference refused")
 	}
 }
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:5000": true, "127.1.2.3:1": true, "[::1]:443": true, "[::ffff:127.0.0.1]:80": true,
+		"192.0.2.2:5000": false, "[2001:db8::1]:80": false, "[fe80::1%eth0]:80": false,
+		"localhost:80": false, "": false, "garbage": false, "::1": true,
+	} {
+		if got := isLoopback(addr); got != want {
+			t.Errorf("%q: %v, want %v", addr, got, want)
+		}
+	}
+}
