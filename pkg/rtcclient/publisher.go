@@ -180,22 +180,17 @@ func (c *Client) Publish(ctx context.Context, o PublishOptions) (*Publisher, err
 		if t == nil {
 			continue
 		}
-		sender, err := pc.AddTrack(t)
+		pace := 0
+		if t == videoTrack && video != nil {
+			// Synthetic packets carry the time they were made: held back
+			// by a pacer, they would count its wait as delay.
+			pace = o.PaceBitrate
+		}
+		sender, err := p.addTrack(t, pace)
 		if err != nil {
 			p.close()
 			return nil, err
 		}
-		if enc := sender.GetParameters().Encodings; len(enc) > 0 {
-			pace := 0
-			if t == videoTrack && video != nil {
-				// Synthetic packets carry the time they were made: held
-				// back by a pacer, they would count its wait as delay.
-				pace = o.PaceBitrate
-			}
-			p.countLayerSends(uint32(enc[0].SSRC), "", nil, pace)
-		}
-		p.wg.Add(1)
-		go p.readRTCP(sender, "", &p.forceKey)
 		if t == videoTrack && video != nil && !o.DefaultCodecOrder {
 			if err := preferCodec(pc, sender, video.mimeType()); err != nil {
 				p.close()
@@ -244,14 +239,27 @@ func (p *Publisher) startAudio(t webrtc.TrackLocal, o PublishOptions) {
 	}
 }
 
-// countSends counts the packets leaving with that SSRC as the
-// publisher's (and logs them in its send log).
-func (p *Publisher) countSends(ssrc uint32) { p.countLayerSends(ssrc, "", nil, 0) }
+// addTrack sends t (one encoding) on the publisher's peer connection,
+// paced at pace bits/s (0: not): its packets are counted and its
+// keyframe requests read.
+func (p *Publisher) addTrack(t webrtc.TrackLocal, pace int) (*webrtc.RTPSender, error) {
+	sender, err := p.pc.AddTrack(t)
+	if err != nil {
+		return nil, err
+	}
+	if enc := sender.GetParameters().Encodings; len(enc) > 0 {
+		p.countSends(uint32(enc[0].SSRC), "", nil, pace)
+	}
+	p.wg.Add(1)
+	go p.readRTCP(sender, "", &p.forceKey)
+	return sender, nil
+}
 
-// countLayerSends is countSends for a video track paced at pace bits/s (0:
-// not), or a simulcast layer, whose packets get its RID and the media id
-// mid returns.
-func (p *Publisher) countLayerSends(ssrc uint32, rid string, mid func() string, pace int) {
+// countSends counts the packets leaving with that SSRC as the
+// publisher's (and logs them in its send log), paced at pace bits/s (0:
+// not). A simulcast layer's packets also get its RID and the media id mid
+// returns.
+func (p *Publisher) countSends(ssrc uint32, rid string, mid func() string, pace int) {
 	p.client.mu.Lock()
 	p.client.sinks[ssrc] = sendSink{packets: &p.SentPackets, bytes: &p.SentBytes, log: p.Sent, rid: rid, mid: mid, pace: pace}
 	p.client.mu.Unlock()

@@ -74,16 +74,10 @@ func (c *Client) publishSimulcast(ctx context.Context, o PublishOptions) (*Publi
 			p.close()
 			return nil, err
 		}
-		sender, err := pc.AddTrack(audio)
-		if err != nil {
+		if _, err := p.addTrack(audio, 0); err != nil {
 			p.close()
 			return nil, err
 		}
-		if enc := sender.GetParameters().Encodings; len(enc) > 0 {
-			p.countSends(uint32(enc[0].SSRC))
-		}
-		p.wg.Add(1)
-		go p.readRTCP(sender, "", &p.forceKey)
 	}
 
 	sender, err := pc.AddTrack(tracks[0])
@@ -118,7 +112,7 @@ func (c *Client) publishSimulcast(ctx context.Context, o PublishOptions) (*Publi
 	}
 	mid := tr.Mid
 	for _, enc := range sender.GetParameters().Encodings {
-		p.countLayerSends(uint32(enc.SSRC), enc.RID, mid, o.PaceBitrate)
+		p.countSends(uint32(enc.SSRC), enc.RID, mid, o.PaceBitrate)
 	}
 	// Each layer answers the keyframe requests for it, as an encoder
 	// makes a keyframe of the layer asked for.
