@@ -166,7 +166,8 @@ func (r *Receiver) requestKeyframe(layer int, first bool) {
 	if ssrc == 0 {
 		return
 	}
-	if now := time.Now().UnixNano(); !l.throttle.allow(now, first) {
+	now := time.Now().UnixNano()
+	if first && !l.throttle.AllowFirst(now) || !first && !l.throttle.Allow(now) {
 		return
 	}
 	_ = r.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})

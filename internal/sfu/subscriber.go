@@ -171,9 +171,7 @@ func (sub *Subscriber) SetMedia(audio, video bool) {
 // DownTrack.SetLayer).
 func (sub *Subscriber) SetVideoLayer(layer int) {
 	for _, d := range sub.downs {
-		if d.recv.kind == webrtc.RTPCodecTypeVideo {
-			d.SetLayer(layer)
-		}
+		d.SetLayer(layer) // audio has one layer: nothing changes
 	}
 }
 

@@ -176,7 +176,13 @@ func TestKeyframeThrottleFirstPicture(t *testing.T) {
 	th := NewKeyframeThrottle(300 * time.Millisecond)
 	step := func(now int64, first, want bool) {
 		t.Helper()
-		if got := th.allow(base+now, first); got != want {
+		var got bool
+		if first {
+			got = th.AllowFirst(base + now)
+		} else {
+			got = th.Allow(base + now)
+		}
+		if got != want {
 			t.Fatalf("at %d ms (first picture %v): allowed %v, want %v", now/ms, first, got, want)
 		}
 	}
