@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley/internal/archive"
+	"github.com/parleyhq/parley/internal/refusal"
 	"github.com/parleyhq/parley/internal/store"
 )
 
@@ -104,30 +105,27 @@ func requestBase(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// archiveError answers a refusal of the archive manager with its status.
-func (a *API) archiveError(w http.ResponseWriter, r *http.Request, err error) {
-	var e *archive.Error
+// refused answers a refusal of the archive or broadcast manager with its
+// status (403, 404, 405, 409, else 400) and message; any other error is
+// an internal one.
+func (a *API) refused(w http.ResponseWriter, r *http.Request, err error) {
+	var e *refusal.Error
 	if !errors.As(err, &e) {
 		a.internalError(w, r, err)
 		return
 	}
-	WriteError(w, refusalStatus(err, archive.ErrForbidden, archive.ErrNotFound, archive.ErrStreamMode, archive.ErrConflict), e.Msg)
-}
-
-// refusalStatus is the status of a refusal that wraps one of the kinds
-// (403, 404, 405, 409), else 400.
-func refusalStatus(err, forbidden, notFound, streamMode, conflict error) int {
+	status := http.StatusBadRequest
 	switch {
-	case errors.Is(err, forbidden):
-		return http.StatusForbidden
-	case errors.Is(err, notFound):
-		return http.StatusNotFound
-	case errors.Is(err, streamMode):
-		return http.StatusMethodNotAllowed
-	case errors.Is(err, conflict):
-		return http.StatusConflict
+	case errors.Is(err, refusal.Forbidden):
+		status = http.StatusForbidden
+	case errors.Is(err, refusal.NotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, refusal.StreamMode):
+		status = http.StatusMethodNotAllowed
+	case errors.Is(err, refusal.Conflict):
+		status = http.StatusConflict
 	}
-	return http.StatusBadRequest
+	WriteError(w, status, e.Msg)
 }
 
 // flexInt accepts a number or a string holding one.
@@ -205,7 +203,7 @@ func (a *API) startArchive(w http.ResponseWriter, r *http.Request, p store.Proje
 	}
 	ar, err := a.Archives.Start(r.Context(), p.APIKey, *body.SessionID, body.options())
 	if err != nil {
-		a.archiveError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, a.toArchiveJSON(r, ar))
@@ -218,7 +216,7 @@ func (a *API) stopArchive(w http.ResponseWriter, r *http.Request, p store.Projec
 	}
 	ar, err := a.Archives.Stop(r.Context(), p.APIKey, r.PathValue("archiveId"))
 	if err != nil {
-		a.archiveError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, a.toArchiveJSON(r, ar))
@@ -227,7 +225,7 @@ func (a *API) stopArchive(w http.ResponseWriter, r *http.Request, p store.Projec
 func (a *API) getArchive(w http.ResponseWriter, r *http.Request, p store.Project) {
 	ar, err := a.Archives.Get(r.Context(), p.APIKey, r.PathValue("archiveId"))
 	if err != nil {
-		a.archiveError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, a.toArchiveJSON(r, ar))
@@ -290,7 +288,7 @@ func paging(w http.ResponseWriter, r *http.Request) (offset, count int, ok bool)
 
 func (a *API) deleteArchive(w http.ResponseWriter, r *http.Request, p store.Project) {
 	if err := a.Archives.Delete(r.Context(), p.APIKey, r.PathValue("archiveId")); err != nil {
-		a.archiveError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -302,7 +300,7 @@ func (a *API) archiveStreams(w http.ResponseWriter, r *http.Request, p store.Pro
 		return
 	}
 	if err := a.Archives.SetStream(r.Context(), p.APIKey, r.PathValue("archiveId"), c.id, c.add, c.audio, c.video); err != nil {
-		a.archiveError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -346,7 +344,7 @@ func (a *API) archiveLayout(w http.ResponseWriter, r *http.Request, p store.Proj
 		return
 	}
 	if err := a.Archives.SetLayout(r.Context(), p.APIKey, r.PathValue("archiveId"), body.spec()); err != nil {
-		a.archiveError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -363,7 +361,7 @@ func (a *API) downloadArchive(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f, err := a.Archives.Download(file, q.Get("expires"), q.Get("sig"))
 	if err != nil {
-		a.archiveError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	defer f.Close()

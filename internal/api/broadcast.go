@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -83,16 +82,6 @@ func (a *API) toBroadcastJSON(r *http.Request, b broadcast.Broadcast) BroadcastJ
 	return BroadcastObject(b, base)
 }
 
-// broadcastError answers a refusal of the broadcast manager.
-func (a *API) broadcastError(w http.ResponseWriter, r *http.Request, err error) {
-	var e *broadcast.Error
-	if !errors.As(err, &e) {
-		a.internalError(w, r, err)
-		return
-	}
-	WriteError(w, refusalStatus(err, broadcast.ErrForbidden, broadcast.ErrNotFound, broadcast.ErrStreamMode, broadcast.ErrConflict), e.Msg)
-}
-
 // layoutBody is a layout as the SDKs send it.
 type layoutBody struct {
 	Type            *string `json:"type"`
@@ -172,7 +161,7 @@ func (a *API) startBroadcast(w http.ResponseWriter, r *http.Request, p store.Pro
 	}
 	b, err := a.Broadcasts.Start(r.Context(), p.APIKey, *body.SessionID, body.options())
 	if err != nil {
-		a.broadcastError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, a.toBroadcastJSON(r, b))
@@ -185,7 +174,7 @@ func (a *API) stopBroadcast(w http.ResponseWriter, r *http.Request, p store.Proj
 	}
 	b, err := a.Broadcasts.Stop(r.Context(), p.APIKey, r.PathValue("broadcastId"))
 	if err != nil {
-		a.broadcastError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, a.toBroadcastJSON(r, b))
@@ -194,7 +183,7 @@ func (a *API) stopBroadcast(w http.ResponseWriter, r *http.Request, p store.Proj
 func (a *API) getBroadcast(w http.ResponseWriter, r *http.Request, p store.Project) {
 	b, err := a.Broadcasts.Get(r.Context(), p.APIKey, r.PathValue("broadcastId"))
 	if err != nil {
-		a.broadcastError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, a.toBroadcastJSON(r, b))
@@ -227,7 +216,7 @@ func (a *API) broadcastStreams(w http.ResponseWriter, r *http.Request, p store.P
 		return
 	}
 	if err := a.Broadcasts.SetStream(r.Context(), p.APIKey, r.PathValue("broadcastId"), c.id, c.add, c.audio, c.video); err != nil {
-		a.broadcastError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -239,7 +228,7 @@ func (a *API) broadcastLayout(w http.ResponseWriter, r *http.Request, p store.Pr
 		return
 	}
 	if err := a.Broadcasts.SetLayout(r.Context(), p.APIKey, r.PathValue("broadcastId"), body.spec()); err != nil {
-		a.broadcastError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)

@@ -91,11 +91,11 @@ func (a *API) putStorage(w http.ResponseWriter, r *http.Request, p store.Project
 		Region: body.Config.Region, Prefix: body.Config.Prefix, Fallback: body.Fallback,
 	}.Storage(p.APIKey, a.now().Truncate(time.Millisecond))
 	if err != nil {
-		a.archiveError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	if err := archive.CheckStorage(r.Context(), s); err != nil {
-		a.archiveError(w, r, err)
+		a.refused(w, r, err)
 		return
 	}
 	if err := a.Store.PutArchiveStorage(r.Context(), s); err != nil {

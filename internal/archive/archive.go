@@ -18,11 +18,10 @@
 package archive
 
 import (
-	"errors"
-	"fmt"
 	"regexp"
 
 	"github.com/parleyhq/parley/internal/layout"
+	"github.com/parleyhq/parley/internal/refusal"
 )
 
 // Statuses of an archive, in OpenTok's words.
@@ -51,31 +50,20 @@ const (
 	StreamModeManual = "manual"
 )
 
-// Errors the Manager's refusals wrap; the REST layer turns them into
-// status codes.
+// The refusals of the Manager (see package refusal): these kinds,
+// wrapped in an Error with a message for the caller.
 var (
-	ErrInvalid    = errors.New("invalid request")         // 400
-	ErrForbidden  = errors.New("forbidden")               // 403
-	ErrNotFound   = errors.New("not found")               // 404
-	ErrStreamMode = errors.New("unsupported stream mode") // 405
-	ErrConflict   = errors.New("conflict")                // 409
+	ErrInvalid    = refusal.Invalid    // 400
+	ErrForbidden  = refusal.Forbidden  // 403
+	ErrNotFound   = refusal.NotFound   // 404
+	ErrStreamMode = refusal.StreamMode // 405
+	ErrConflict   = refusal.Conflict   // 409
 )
 
-// Error is a refusal: Kind is one of the Err* values, the message is for
-// the caller.
-type Error struct {
-	Kind error
-	Msg  string
-}
+// Error is a refusal.
+type Error = refusal.Error
 
-func (e *Error) Error() string { return e.Msg }
-
-// Unwrap lets errors.Is match Kind.
-func (e *Error) Unwrap() error { return e.Kind }
-
-func refuse(kind error, format string, args ...any) error {
-	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
-}
+var refuse = refusal.New
 
 // ErrComposedUnavailable is the refusal of a composed archive by a node
 // that has no ffmpeg to compose it.
