@@ -105,7 +105,8 @@ func (s *sizeSniffer) vp9KeyframeSize(p []byte) (w, h int, ok bool) {
 	if err := hdr.Unmarshal(pkt.Payload); err != nil || hdr.NonKeyFrame || hdr.FrameSize == nil {
 		return 0, 0, false
 	}
-	return int(hdr.Width()), int(hdr.Height()), true
+	w, h = int(hdr.Width()), int(hdr.Height())
+	return w, h, w > 0 && h > 0
 }
 
 // h264KeyframeSize looks for a sequence parameter set in a single NAL unit
