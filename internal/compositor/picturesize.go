@@ -29,56 +29,13 @@ type sizeSniffer struct {
 func (s *sizeSniffer) keyframeSize(payload []byte) (w, h int, ok bool) {
 	switch s.codec {
 	case sfu.CodecVP8:
-		return vp8KeyframeSize(payload)
+		return sfu.VP8KeyframeSize(payload)
 	case sfu.CodecVP9:
 		return s.vp9KeyframeSize(payload)
 	case sfu.CodecH264:
 		return s.h264KeyframeSize(payload)
 	}
 	return 0, 0, false
-}
-
-// vp8KeyframeSize reads the payload descriptor (RFC 7741 section 4.2) and
-// then the key frame header of the VP8 bitstream (RFC 6386 section 9.1): a
-// 3-byte frame tag, the start code 9d 01 2a, and two 16-bit little-endian
-// fields whose low 14 bits are the width and height.
-func vp8KeyframeSize(p []byte) (w, h int, ok bool) {
-	if len(p) < 1 || p[0]&0x10 == 0 || p[0]&0x07 != 0 {
-		return 0, 0, false
-	}
-	i := 1
-	if p[0]&0x80 != 0 {
-		if len(p) <= i {
-			return 0, 0, false
-		}
-		x := p[i]
-		i++
-		if x&0x80 != 0 {
-			if len(p) <= i {
-				return 0, 0, false
-			}
-			if p[i]&0x80 != 0 {
-				i++
-			}
-			i++
-		}
-		if x&0x40 != 0 {
-			i++
-		}
-		if x&0x30 != 0 {
-			i++
-		}
-	}
-	if len(p) < i+10 {
-		return 0, 0, false
-	}
-	f := p[i:]
-	if f[0]&0x01 != 0 || f[3] != 0x9d || f[4] != 0x01 || f[5] != 0x2a {
-		return 0, 0, false
-	}
-	w = int(binary.LittleEndian.Uint16(f[6:]) & 0x3fff)
-	h = int(binary.LittleEndian.Uint16(f[8:]) & 0x3fff)
-	return w, h, w > 0 && h > 0
 }
 
 // vp9KeyframeSize takes the size from the scalability structure of the

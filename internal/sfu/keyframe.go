@@ -144,7 +144,7 @@ func vp8Header(p []byte) (int, bool) {
 // VP8KeyframeSize returns the picture size a VP8 keyframe's first packet
 // announces (RFC 6386 section 9.1: after the 3-byte frame tag, the start
 // code 9d 01 2a, then 14-bit width and height, little-endian, each under
-// 2 bits of scaling); false for any other packet.
+// 2 bits of scaling); false for any other packet, or a size of zero.
 func VP8KeyframeSize(p []byte) (width, height int, ok bool) {
 	i, ok := vp8Header(p)
 	if !ok || p[i]&0x01 != 0 || len(p) < i+10 || p[i+3] != 0x9d || p[i+4] != 0x01 || p[i+5] != 0x2a {
@@ -152,7 +152,8 @@ func VP8KeyframeSize(p []byte) (width, height int, ok bool) {
 	}
 	w := int(p[i+6]) | int(p[i+7])<<8
 	h := int(p[i+8]) | int(p[i+9])<<8
-	return w & 0x3fff, h & 0x3fff, true
+	w, h = w&0x3fff, h&0x3fff
+	return w, h, w > 0 && h > 0
 }
 
 // isVP9Keyframe parses the payload descriptor of RFC 9628 section 4.2,
