@@ -52,9 +52,9 @@ type SFU struct {
 	mu      sync.Mutex
 	streams map[string]*Stream
 	closed  bool
-	// closing counts the peer connections being torn down aside (see
+	// closing runs the peer connections' teardowns done aside (see
 	// Stream.close); Close waits for them.
-	closing sync.WaitGroup
+	closing teardowns
 }
 
 // videoFeedback is what Parley asks of video senders and answers to video

@@ -245,13 +245,11 @@ func (st *Stream) close(reason string, notify bool) {
 	}
 	// Closing the peer connection ends the read loops; closing it from one
 	// of Pion's callbacks must not wait for them, so do it aside.
-	st.sfu.closing.Add(1)
-	go func() {
-		defer st.sfu.closing.Done()
+	st.sfu.closing.Go(func() {
 		st.pc.Close()
 		st.loops.Wait()
 		close(st.done)
-	}()
+	})
 	if notify && st.onClose != nil {
 		st.onClose(reason)
 	}

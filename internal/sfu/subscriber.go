@@ -210,13 +210,11 @@ func (sub *Subscriber) close(reason string, notify bool) {
 	for _, d := range sub.downs {
 		d.recv.removeDown(d)
 	}
-	sub.stream.sfu.closing.Add(1)
-	go func() {
-		defer sub.stream.sfu.closing.Done()
+	sub.stream.sfu.closing.Go(func() {
 		sub.pc.Close()
 		sub.loops.Wait()
 		close(sub.done)
-	}()
+	})
 	if notify && sub.onClose != nil {
 		sub.onClose(reason)
 	}

@@ -208,6 +208,9 @@ func (s *Server) Stop(t testing.TB) {
 		if s.err != nil {
 			t.Errorf("parley serve did not exit cleanly on SIGTERM: %v", s.err)
 		}
+		if r := RaceReports(s.log.String()); r != "" {
+			t.Errorf("the race detector found races in parley serve:\n%s", r)
+		}
 	case <-time.After(15 * time.Second):
 		s.cmd.Process.Kill()
 		t.Errorf("parley serve ignored SIGTERM for 15 s")
@@ -231,4 +234,26 @@ func (s *Server) Secret(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// RaceReports returns the race detector's reports in a process's output
+// (each from its WARNING line to the closing rule), or "" when it has
+// none: a failing test shows them first, not deep in a long log.
+func RaceReports(out string) string {
+	const begin, rule = "WARNING: DATA RACE", "=================="
+	var b strings.Builder
+	for {
+		i := strings.Index(out, begin)
+		if i < 0 {
+			return b.String()
+		}
+		out = out[i:]
+		end := strings.Index(out, rule)
+		if end < 0 {
+			end = len(out)
+		}
+		b.WriteString(out[:end])
+		b.WriteString(rule + "\n")
+		out = out[end:]
+	}
 }
