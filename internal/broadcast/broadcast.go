@@ -165,6 +165,11 @@ func checkRTMP(r RTMP) error {
 	if !streamRE.MatchString(r.StreamName) {
 		return errors.New("streamName: 1 to 512 visible ASCII characters")
 	}
+	// The name is appended to the URL's path: together they must still
+	// be a URL of the same server (a lone "%" is not).
+	if t, err := url.Parse(r.target()); err != nil || t.Host != u.Host || t.Scheme != u.Scheme {
+		return errors.New("streamName: it makes the RTMP URL invalid (a % must start a %XX escape)")
+	}
 	return nil
 }
 

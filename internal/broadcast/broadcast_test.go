@@ -55,6 +55,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"empty stream name", with(rtmp("rtmp://h/app", "")), "streamName"},
 		{"stream name with a space", with(rtmp("rtmp://h/app", "a b")), "streamName"},
 		{"stream name with a newline", with(rtmp("rtmp://h/app", "a\nb")), "streamName"},
+		{"stream name with a bare %", with(rtmp("rtmp://h/app", "key%")), "streamName"},
 		{"duplicate ids", with(func(o *Options) {
 			o.RTMP = []RTMP{{ID: "a", ServerURL: "rtmp://h/a", StreamName: "k"}, {ID: "a", ServerURL: "rtmp://h/b", StreamName: "k"}}
 		}), "twice"},
