@@ -70,7 +70,6 @@ type conn struct {
 	sinkMu   sync.Mutex
 	ready    bool
 	pending  []Message
-	known    map[string]ConnectionJSON
 	ending   bool // a sessionDisconnected was queued: close after it
 	overflow bool // the outbox filled up
 
@@ -96,7 +95,7 @@ type link struct {
 func newConn(s *Server, remote string) *conn {
 	return &conn{
 		srv: s, log: s.Log.With("remote", remote), loopback: isLoopback(remote),
-		out: make(chan *Message, outboxSize), known: map[string]ConnectionJSON{},
+		out:        make(chan *Message, outboxSize),
 		publishers: map[string]*sfu.Stream{}, subscribers: map[string]*sfu.Subscriber{},
 	}
 }
@@ -115,18 +114,19 @@ func (c *conn) Send(ev session.Event) {
 	switch ev.Kind {
 	case session.EventConnectionCreated:
 		cj := connectionJSON(ev.Connection)
-		c.known[cj.ConnectionID] = cj
 		m = Message{Type: "connectionCreated", Connection: &cj}
 	case session.EventConnectionDestroyed:
 		cj := connectionJSON(ev.Connection)
-		delete(c.known, cj.ConnectionID)
 		m = Message{Type: "connectionDestroyed", Connection: &cj, Reason: ev.Reason}
+	// A stream event carries its owner's connection: no client keeps a
+	// copy of every connection of the session (in a session of N
+	// clients, N² of them).
 	case session.EventStreamCreated:
-		m = Message{Type: "streamCreated", Stream: streamJSON(ev.Stream, c.known[ev.Stream.ConnectionID])}
+		m = Message{Type: "streamCreated", Stream: streamJSON(ev.Stream, ownerJSON(ev.Connection))}
 	case session.EventStreamDestroyed:
-		m = Message{Type: "streamDestroyed", Stream: streamJSON(ev.Stream, c.known[ev.Stream.ConnectionID]), Reason: ev.Reason}
+		m = Message{Type: "streamDestroyed", Stream: streamJSON(ev.Stream, ownerJSON(ev.Connection)), Reason: ev.Reason}
 	case session.EventStreamPropertyChanged:
-		m = Message{Type: "streamPropertyChanged", Stream: streamJSON(ev.Stream, c.known[ev.Stream.ConnectionID]),
+		m = Message{Type: "streamPropertyChanged", Stream: streamJSON(ev.Stream, ownerJSON(ev.Connection)),
 			ChangedProperty: ev.Property, OldValue: propertyValue(ev.OldValue), NewValue: propertyValue(ev.NewValue)}
 	case session.EventSignal:
 		typ, data := ev.SignalType, ev.SignalData

@@ -105,6 +105,15 @@ func connectionJSON(c *session.Connection) ConnectionJSON {
 	return ConnectionJSON{ConnectionID: c.ID, CreationTime: c.CreationTime.UnixMilli(), Data: c.Data}
 }
 
+// ownerJSON is the connection of a stream event's owner; an event
+// without one gives an empty connection, as before it was known.
+func ownerJSON(c *session.Connection) ConnectionJSON {
+	if c == nil {
+		return ConnectionJSON{}
+	}
+	return connectionJSON(c)
+}
+
 func capabilities(c *session.Connection) *Capabilities {
 	b := func(v bool) int {
 		if v {

@@ -212,7 +212,8 @@ func TestLateJoinerGetsReplayAndKeyframe(t *testing.T) {
 	}
 	if replay[0].Type != "connectionCreated" || replay[0].Connection.ConnectionID != a.Connection.ConnectionID || replay[0].Connection.Data != "first" ||
 		replay[1].Type != "connectionCreated" || replay[1].Connection.ConnectionID != b.Connection.ConnectionID ||
-		replay[2].Type != "streamCreated" || replay[2].Stream.StreamID != pa.StreamID || replay[2].Stream.Name != "cam" {
+		replay[2].Type != "streamCreated" || replay[2].Stream.StreamID != pa.StreamID || replay[2].Stream.Name != "cam" ||
+		replay[2].Stream.Connection.ConnectionID != a.Connection.ConnectionID || replay[2].Stream.Connection.Data != "first" {
 		t.Fatalf("replay: %+v", replay)
 	}
 	if replay[0].Connection.CreationTime == 0 || replay[0].Connection.CreationTime > replay[1].Connection.CreationTime {
