@@ -3,6 +3,7 @@ package sfu
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,7 +126,7 @@ func TestDownTrackLayers(t *testing.T) {
 			}
 			seqs[l]++
 			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: uint32(l + 1), SequenceNumber: seqs[l], Timestamp: uint32(now / 1e4)}, Payload: payload}
-			r.layers[l].last.Store(now)
+			r.layers[l].heard(&pkt, now)
 			r.forward(l, &pkt, nil, IsKeyframe(CodecVP8, payload), now)
 		}
 	}
@@ -135,7 +136,11 @@ func TestDownTrackLayers(t *testing.T) {
 		t.Helper()
 		var out []byte
 		for i, p := range w.sent[from:] {
-			out = append(out, p.Payload[2])
+			if len(p.Payload) == 0 {
+				out = append(out, 'p') // padding
+			} else {
+				out = append(out, p.Payload[2])
+			}
 			if j := from + i; j > 0 && p.SequenceNumber != w.sent[j-1].SequenceNumber+1 {
 				t.Fatalf("packet %d: sequence %d after %d", j, p.SequenceNumber, w.sent[j-1].SequenceNumber)
 			}
@@ -174,5 +179,36 @@ func TestDownTrackLayers(t *testing.T) {
 	send(nil)
 	if got := layersSent(5); string(got) != "\x00\x01\x01\x01\x02\x02" {
 		t.Fatalf("fallback and back: %v, want 0 1 1 1 2 2", got)
+	}
+
+	// The best layer carrying only padding (its sender probing the
+	// bandwidth while its encoder drops frames) is silent too: after
+	// layerTimeout the track moves to layer 1 on its keyframe.
+	from := len(w.sent)
+	pad := func(key bool) {
+		now += int64(10 * time.Millisecond)
+		seqs[2]++
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 3, SequenceNumber: seqs[2], Timestamp: uint32(now / 1e4), Padding: true, PaddingSize: 200}}
+		r.layers[2].heard(&p, now)
+		r.forward(2, &p, nil, false, now)
+		for l := range 2 {
+			payload := []byte{0x10, 0x01, byte(l)}
+			if key && l == 1 {
+				payload[1] = 0x00
+			}
+			seqs[l]++
+			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: uint32(l + 1), SequenceNumber: seqs[l], Timestamp: uint32(now / 1e4)}, Payload: payload}
+			r.layers[l].heard(&pkt, now)
+			r.forward(l, &pkt, nil, IsKeyframe(CodecVP8, payload), now)
+		}
+	}
+	for range int(layerTimeout/(10*time.Millisecond)) + 1 {
+		pad(false)
+	}
+	pad(true)
+	pad(false)
+	got := layersSent(from)
+	if n := len(got); n < 3 || string(got[n-2:]) != "\x01\x01" || strings.Trim(string(got[:n-2]), "p") != "" {
+		t.Fatalf("padding only on the best layer: sent %q, want padding, then 1 from its keyframe", got)
 	}
 }

@@ -173,6 +173,17 @@ func (r *Receiver) requestKeyframe(layer int, first bool) {
 	_ = r.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 }
 
+// heard records a packet's arrival at now, for layerFor: media only.
+// Padding (a sender probing the bandwidth, on its best layer, while that
+// layer's encoder may be dropping most frames) does not keep a layer
+// live, or its subscribers would wait on it for pictures that do not
+// come.
+func (l *layer) heard(pkt *rtp.Packet, now int64) {
+	if len(pkt.Payload) > 0 {
+		l.last.Store(now)
+	}
+}
+
 // layerOf returns the index of the layer with that RID, or -1.
 func (r *Receiver) layerOf(rid string) int {
 	for i, l := range r.layers {
@@ -205,7 +216,7 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, layer int) {
 		l.bytes.Add(uint64(n))
 		keyframe := r.kind == webrtc.RTPCodecTypeVideo && IsKeyframe(r.vc, pkt.Payload)
 		now := time.Now().UnixNano()
-		l.last.Store(now)
+		l.heard(&pkt, now)
 		if keyframe {
 			l.throttle.Keyframe(now)
 		}
