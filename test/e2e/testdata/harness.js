@@ -116,7 +116,14 @@ window.H = {
         const report = await sub.getRtcStatsReport();
         report.forEach((s) => {
           if (s.type === 'transport') pc += `dtls=${s.dtlsState} ice=${s.iceState || ''} `;
-          if (s.type === 'inbound-rtp') pc += `${s.kind}:packets=${s.packetsReceived},decoded=${s.framesDecoded || 0} `;
+          if (s.type === 'inbound-rtp') {
+            pc += `${s.kind}:packets=${s.packetsReceived},decoded=${s.framesDecoded || 0}`;
+            if (s.kind === 'video') {
+              pc += `,received=${s.framesReceived},keyframes=${s.keyFramesDecoded},dropped=${s.framesDropped},lost=${s.packetsLost}` +
+                `,nack=${s.nackCount},pli=${s.pliCount},fir=${s.firCount},size=${s.frameWidth}x${s.frameHeight},decoder=${s.decoderImplementation}`;
+            }
+            pc += ' ';
+          }
         });
       } catch (err) { pc = 'stats: ' + err; }
       subs[id] = pc;
@@ -124,7 +131,18 @@ window.H = {
     const pubs = {};
     for (const [i, pub] of H.publishers.entries()) {
       try {
-        pubs[pub.stream ? pub.stream.streamId : i] = (await pub.getRtcStatsReport()).map((e) => H.ice(e.rtcStatsReport));
+        pubs[pub.stream ? pub.stream.streamId : i] = (await pub.getRtcStatsReport()).map((e) => {
+          const out = H.ice(e.rtcStatsReport);
+          // What the encoder sends, layer by layer.
+          out.video = [];
+          e.rtcStatsReport.forEach((s) => {
+            if (s.type === 'outbound-rtp' && s.kind === 'video') {
+              out.video.push(`${s.rid || '-'}: active=${s.active} size=${s.frameWidth}x${s.frameHeight} encoded=${s.framesEncoded} ` +
+                `keyframes=${s.keyFramesEncoded} pli=${s.pliCount} nack=${s.nackCount} limited=${s.qualityLimitationReason}`);
+            }
+          });
+          return out;
+        });
       } catch (err) { pubs[i] = 'stats: ' + err; }
     }
     return { connected: !!(H.session && H.session.connection), publishers: pubs,
