@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"unicode/utf8"
 )
 
 // series is one line of a chart.
@@ -66,6 +67,7 @@ const (
 const (
 	titleY       = 22 // the figure's title
 	subtitleY    = 42 // the media line under it
+	subtitleLine = 15 // and each further line of it
 	aboveBox     = 8  // panel titles and legends: this far above their plot
 	yTickGap     = 6  // y tick labels end this far left of the plot
 	yTickDrop    = 4  // y tick labels: this far below their grid line
@@ -92,8 +94,10 @@ const timeCaption = "seconds since the start (shaded: clients joining)"
 // chartLayout is a chart of a report worked out down to coordinates: the
 // SVG and the PNG renderers both draw exactly this.
 type chartLayout struct {
-	width, height   int
-	title, subtitle string
+	width, height int
+	title         string
+	// subtitle is the media text, broken into lines that fit the width.
+	subtitle []string
 	// plotW is the width of every panel's plot, which starts at chartLeft.
 	plotW  float64
 	panels []panelLayout
@@ -133,12 +137,15 @@ type point struct{ x, y float64 }
 // nice number.
 func (r Report) layout() chartLayout {
 	ps := r.panels()
+	sub := wrapText(r.Media, subtitleChars)
+	// Panels move down by the subtitle's extra lines.
+	top0 := chartTop + max(len(sub)-1, 0)*subtitleLine
 	l := chartLayout{
 		width:  chartW,
-		height: chartTop + len(ps)*(panelH+panelGap) - panelGap + chartBottom,
+		height: top0 + len(ps)*(panelH+panelGap) - panelGap + chartBottom,
 		title: fmt.Sprintf("parley loadtest: %d session(s) × (%d video + %d audio publishers, %d subscribers); %d tracks forwarded",
 			r.Sessions, r.VideoPublishers, r.AudioPublishers, r.Subscribers, r.Tracks),
-		subtitle: r.Media,
+		subtitle: sub,
 		plotW:    float64(chartW - chartLeft - chartRight),
 	}
 	tmax := 1.0
@@ -151,7 +158,7 @@ func (r Report) layout() chartLayout {
 	}
 	x := func(t float64) float64 { return chartLeft + t/tmax*l.plotW }
 	for i, p := range ps {
-		top := float64(chartTop + i*(panelH+panelGap))
+		top := float64(top0 + i*(panelH+panelGap))
 		ymax := 0.0
 		for _, s := range r.Timeline {
 			for _, se := range p.series {
@@ -198,7 +205,9 @@ func (r Report) WriteSVG(w io.Writer) error {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", l.width, l.height, l.width, l.height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", l.width, l.height)
 	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="15" font-weight="bold">%s</text>`+"\n", chartLeft, titleY, esc(l.title))
-	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text>`+"\n", chartLeft, subtitleY, svgColor(mutedColor), esc(l.subtitle))
+	for i, line := range l.subtitle {
+		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text>`+"\n", chartLeft, subtitleY+i*subtitleLine, svgColor(mutedColor), esc(line))
+	}
 
 	right := chartLeft + l.plotW
 	for _, p := range l.panels {
@@ -282,4 +291,31 @@ func esc(s string) string {
 	var b strings.Builder
 	xml.EscapeText(&b, []byte(s))
 	return b.String()
+}
+
+// subtitleChars is how many characters of the 12-pixel subtitle font fit
+// across the chart with room to spare (the widest glyphs are about 7
+// pixels).
+const subtitleChars = (chartW - chartLeft - chartRight) / 7
+
+// wrapText breaks s at spaces into lines of at most n characters (a word
+// longer than n gets a line of its own).
+func wrapText(s string, n int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = w
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) <= n:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
 }

@@ -69,7 +69,9 @@ func (r Report) WritePNG(w io.Writer) error {
 	img := image.NewRGBA(image.Rect(0, 0, l.width, l.height))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	drawText(img, faces.title, chartLeft, titleY, l.title, anchorStart, color.Black)
-	drawText(img, faces.text, chartLeft, subtitleY, l.subtitle, anchorStart, mutedColor)
+	for i, line := range l.subtitle {
+		drawText(img, faces.text, chartLeft, float64(subtitleY+i*subtitleLine), line, anchorStart, mutedColor)
+	}
 
 	left, right := chartLeft, int(math.Round(chartLeft+l.plotW))
 	for _, p := range l.panels {

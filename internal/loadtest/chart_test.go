@@ -9,7 +9,10 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"testing"
+
+	"golang.org/x/image/font"
 )
 
 // svgPaths parses an SVG document and returns the data-series of its
@@ -221,5 +224,36 @@ func TestNiceCeilAndTick(t *testing.T) {
 		if got := tick(c.in); got != c.want {
 			t.Errorf("tick(%v) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// A media line too long for the chart's width is broken into lines that
+// fit (measured in the PNG's own font), and the panels move down to make
+// room.
+func TestChartSubtitleWraps(t *testing.T) {
+	media := "VP8 simulcast clips (320x180 150.0 kbit/s, 640x360 450.0 kbit/s, 1280x720 1.50 Mbit/s; 30 fps, " +
+		"a keyframe every 2s, ffmpeg testsrc2, 10 s looped) + Opus clip (mono, 32 kbit/s, 20 ms frames, ffmpeg sine, 10 s looped)"
+	short := Report{Media: "VP8 640x480", Timeline: []Sample{{T: 1}, {T: 2}}}
+	long := short
+	long.Media = media
+	ls, ll := short.layout(), long.layout()
+	if len(ls.subtitle) != 1 || len(ll.subtitle) < 2 {
+		t.Fatalf("subtitle lines: %d for a short media text, %d for a long one", len(ls.subtitle), len(ll.subtitle))
+	}
+	if got := strings.Join(ll.subtitle, " "); got != media {
+		t.Fatalf("the lines say %q", got)
+	}
+	faces, err := newChartFaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range ll.subtitle {
+		if w := font.MeasureString(faces.text, line).Ceil(); w > chartW-chartLeft-chartRight {
+			t.Errorf("line %q is %d pixels wide, more than the chart's %d", line, w, chartW-chartLeft-chartRight)
+		}
+	}
+	extra := float64((len(ll.subtitle) - 1) * subtitleLine)
+	if ll.panels[0].top != ls.panels[0].top+extra || ll.height != ls.height+int(extra) {
+		t.Errorf("first panel at %v (short: %v), height %d (short: %d): want both %v lower", ll.panels[0].top, ls.panels[0].top, ll.height, ls.height, extra)
 	}
 }
