@@ -40,23 +40,20 @@ func decodesOthers(t *testing.T, p *page, n int, audio bool) {
 	// loaded machine's encoder drops frames.
 	var before, after mediaReport
 	p.must(5*time.Second, "return H.media();", &before)
+	stuck := func() (out []string) {
+		for id, m := range after {
+			if m.Frames <= before[id].Frames {
+				out = append(out, fmt.Sprintf("stream %s: frames stuck at %d for 5 s", id, m.Frames))
+			}
+		}
+		return out
+	}
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		time.Sleep(250 * time.Millisecond)
 		p.must(5*time.Second, "return H.media();", &after)
-		stuck := 0
-		for id, m := range after {
-			if m.Frames <= before[id].Frames {
-				stuck++
-			}
-		}
-		if stuck == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			for id, m := range after {
-				if m.Frames <= before[id].Frames {
-					t.Errorf("%s: stream %s: frames stuck at %d for 5 s", p.name, id, m.Frames)
-				}
+		if s := stuck(); len(s) == 0 || time.Now().After(deadline) {
+			for _, msg := range s {
+				t.Errorf("%s: %s", p.name, msg)
 			}
 			break
 		}
