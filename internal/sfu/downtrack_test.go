@@ -112,22 +112,31 @@ func TestDownTrackLayers(t *testing.T) {
 
 	now := time.Now().UnixNano()
 	seqs := [3]uint16{100, 2000, 30000}
+	// deliver hands layer l's next packet to the receiver as its read
+	// loop does: a VP8 frame naming its layer (a keyframe when key is
+	// set), or, with pad, padding only.
+	deliver := func(l int, key, pad bool) {
+		seqs[l]++
+		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: uint32(l + 1), SequenceNumber: seqs[l], Timestamp: uint32(now / 1e4)}}
+		if pad {
+			pkt.Padding, pkt.PaddingSize = true, 200
+		} else {
+			pkt.Payload = []byte{0x10, 0x01, byte(l)}
+			if key {
+				pkt.Payload[1] = 0x00
+			}
+		}
+		r.layers[l].heard(&pkt, now)
+		r.forward(l, &pkt, nil, IsKeyframe(CodecVP8, pkt.Payload), now)
+	}
 	// send delivers one packet of each layer (layers in skip are silent);
 	// key makes it a keyframe on the layers listed.
 	send := func(key []int, skip ...int) {
 		now += int64(10 * time.Millisecond)
 		for l := range 3 {
-			if slices.Contains(skip, l) {
-				continue
+			if !slices.Contains(skip, l) {
+				deliver(l, slices.Contains(key, l), false)
 			}
-			payload := []byte{0x10, 0x01, byte(l)}
-			if slices.Contains(key, l) {
-				payload[1] = 0x00
-			}
-			seqs[l]++
-			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: uint32(l + 1), SequenceNumber: seqs[l], Timestamp: uint32(now / 1e4)}, Payload: payload}
-			r.layers[l].heard(&pkt, now)
-			r.forward(l, &pkt, nil, IsKeyframe(CodecVP8, payload), now)
 		}
 	}
 	// layersSent returns the layer (payload's last byte) of what was
@@ -187,20 +196,9 @@ func TestDownTrackLayers(t *testing.T) {
 	from := len(w.sent)
 	pad := func(key bool) {
 		now += int64(10 * time.Millisecond)
-		seqs[2]++
-		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 3, SequenceNumber: seqs[2], Timestamp: uint32(now / 1e4), Padding: true, PaddingSize: 200}}
-		r.layers[2].heard(&p, now)
-		r.forward(2, &p, nil, false, now)
-		for l := range 2 {
-			payload := []byte{0x10, 0x01, byte(l)}
-			if key && l == 1 {
-				payload[1] = 0x00
-			}
-			seqs[l]++
-			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: uint32(l + 1), SequenceNumber: seqs[l], Timestamp: uint32(now / 1e4)}, Payload: payload}
-			r.layers[l].heard(&pkt, now)
-			r.forward(l, &pkt, nil, IsKeyframe(CodecVP8, payload), now)
-		}
+		deliver(2, false, true)
+		deliver(0, false, false)
+		deliver(1, key, false)
 	}
 	for range int(layerTimeout/(10*time.Millisecond)) + 1 {
 		pad(false)
