@@ -208,7 +208,7 @@ func (s *Server) Stop(t testing.TB) {
 		if s.err != nil {
 			t.Errorf("parley serve did not exit cleanly on SIGTERM: %v", s.err)
 		}
-		if r := RaceReports(s.log.String()); r != "" {
+		if r := raceReports(s.log.String()); r != "" {
 			t.Errorf("the race detector found races in parley serve:\n%s", r)
 		}
 	case <-time.After(15 * time.Second):
@@ -236,10 +236,10 @@ func (s *Server) Secret(t testing.TB) string {
 	return strings.TrimSpace(string(b))
 }
 
-// RaceReports returns the race detector's reports in a process's output
+// raceReports returns the race detector's reports in a process's output
 // (each from its WARNING line to the closing rule), or "" when it has
 // none: a failing test shows them first, not deep in a long log.
-func RaceReports(out string) string {
+func raceReports(out string) string {
 	const begin, rule = "WARNING: DATA RACE", "=================="
 	var b strings.Builder
 	for {
